@@ -1,0 +1,1 @@
+"""PEMS — open-source remote prepaid energy management."""

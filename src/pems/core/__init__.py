@@ -1,0 +1,1 @@
+"""Project-wide plumbing: the `pems` management commands and shared templates."""

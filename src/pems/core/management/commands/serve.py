@@ -1,0 +1,68 @@
+"""`pems serve`: the web console and API under gunicorn, static files by WhiteNoise."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+from gunicorn.app.base import BaseApplication
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    """Runs the PEMS WSGI application with options from the command line."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from pems.wsgi import application
+
+        return application
+
+
+class Command(BaseCommand):
+    help = "Serve the web console and API with gunicorn (not runserver)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--bind",
+            default=os.environ.get("PEMS_BIND", "127.0.0.1:8000"),
+            help="host:port to listen on (env PEMS_BIND).",
+        )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=int(os.environ.get("PEMS_WORKERS", "2")),
+            help="Worker processes (env PEMS_WORKERS).",
+        )
+        parser.add_argument(
+            "--threads",
+            type=int,
+            default=int(os.environ.get("PEMS_THREADS", "4")),
+            help="Threads per worker (env PEMS_THREADS).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not (settings.STATIC_ROOT / "staticfiles.json").exists():
+            call_command("collectstatic", interactive=False, verbosity=0)
+        self.stdout.write(f"PEMS console on http://{options['bind']}/")
+        _Gunicorn(
+            {
+                "bind": options["bind"],
+                "workers": options["workers"],
+                "threads": options["threads"],
+                "worker_class": "gthread",
+                "accesslog": "-",
+                "errorlog": "-",
+                "loglevel": settings.LOG_LEVEL.lower(),
+                "graceful_timeout": 5,
+            }
+        ).run()

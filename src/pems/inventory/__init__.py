@@ -1,0 +1,1 @@
+"""Sites, locations, gateways, the meter model catalogue, meters and metering points."""

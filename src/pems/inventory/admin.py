@@ -1,0 +1,72 @@
+"""Admin pages for the inventory; every edit is audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from pems.audit.admin import AuditedAdmin
+from pems.inventory.models import Gateway, Location, Meter, MeteringPoint, MeterModel, Site
+
+
+@admin.register(Site)
+class SiteAdmin(AuditedAdmin):
+    list_display = ["name", "time_zone", "currency", "locale"]
+    search_fields = ["name"]
+
+
+@admin.register(Location)
+class LocationAdmin(AuditedAdmin):
+    list_display = ["__str__", "kind", "site"]
+    list_filter = ["site", "kind"]
+    search_fields = ["name"]
+    autocomplete_fields = ["parent"]
+
+
+@admin.register(Gateway)
+class GatewayAdmin(AuditedAdmin):
+    list_display = ["name", "site", "host", "port", "protocol", "baud", "parity", "enabled"]
+    list_filter = ["site", "protocol", "enabled"]
+    search_fields = ["name", "host"]
+
+
+class MeteringPointInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = MeteringPoint
+    extra = 0
+    fields = ["circuit", "phases", "utility", "fee_control", "name", "room"]
+    autocomplete_fields = ["room"]
+
+
+@admin.register(Meter)
+class MeterAdmin(AuditedAdmin):
+    list_display = ["number", "gateway", "display_address", "model", "installed_on", "removed_on"]
+    list_filter = ["model", "gateway__site", "gateway"]
+    search_fields = ["number"]
+    autocomplete_fields = ["location"]
+    inlines = [MeteringPointInline]
+
+
+@admin.register(MeteringPoint)
+class MeteringPointAdmin(AuditedAdmin):
+    list_display = ["__str__", "meter", "circuit", "phases", "utility", "fee_control", "room"]
+    list_filter = ["utility", "fee_control", "meter__gateway__site"]
+    search_fields = ["meter__number", "name", "room__name"]
+    autocomplete_fields = ["meter", "room"]
+
+
+@admin.register(MeterModel)
+class MeterModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Read-only: the catalogue is data in catalogue.toml, loaded by `pems init`."""
+
+    list_display = ["code", "name", "utility", "protocol", "meter_side", "max_circuits"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
