@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "pems.audit",
     "pems.inventory",
     "pems.accounts",
+    "pems.metering",
+    "pems.control",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,1 @@
+"""What the collector learns from meters: latest state, interval readings, events, link health."""
