@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "pems.audit",
     "pems.inventory",
     "pems.accounts",
+    "pems.ledger",
     "pems.metering",
     "pems.control",
 ]

@@ -108,7 +108,7 @@ def test_a_metering_point_belongs_to_at_most_one_open_account():
 
 def test_closing_an_account_releases_its_points_for_the_next_tenant():
     account, point = metering_point_in_open_account()
-    closed = close_account(account, actor=None, reason="tenant moved out")
+    closed = close_account(account, actor=None, reason="tenant moved out").account
     assert closed.status == "closed"
     assert closed.closed_at is not None
     successor = AccountFactory(tenant=TenantFactory(site=account.tenant.site))

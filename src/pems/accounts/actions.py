@@ -1,30 +1,246 @@
-"""Account lifecycle actions: the only way accounts change state.
+"""Account lifecycle actions: the only way accounts and their money change.
 
-Views, the admin and the API call these; each runs in one transaction and
-writes its audit event in it. The prepaid core extends them with money.
+Views, the admin, the API and payment callbacks call these. Each runs in one
+database transaction, posts balanced ledger entries and writes its audit
+event in the same transaction. Money arrives as ``Money``, never a float.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from pems.accounts.models import Account, AccountMeteringPoint
-from pems.audit.log import record
+from pems.accounts.models import Account, AccountMeteringPoint, Tenant
+from pems.audit.log import diff, record, snapshot
+from pems.domain.fees import split_top_up
+from pems.domain.money import Money
+from pems.inventory.models import MeteringPoint
+from pems.ledger import chart
+from pems.ledger.models import JournalEntry, LedgerAccount
+from pems.ledger.posting import LedgerError, Posted, post
+
+#: Entries a person may reverse (冲正); settlements are corrected by re-settling.
+REVERSIBLE = {JournalEntry.Kind.RECHARGE, JournalEntry.Kind.REFUND}
 
 
-class AccountClosed(Exception):
-    """The account is already closed."""
+class AccountActionError(Exception):
+    """An account action was refused; the message says why. Nothing was written."""
+
+
+class AccountClosed(AccountActionError):
+    """The account is closed."""
+
+
+@dataclass(frozen=True)
+class Recharge:
+    """A recharge as posted: the entry, whether this call created it, and the split."""
+
+    entry: JournalEntry
+    created: bool
+    credited: Money
+    fee: Money
+
+
+def balance(account: Account) -> Money:
+    """The tenant's prepaid balance: the sum of the wallet's postings."""
+    wallet = chart.wallet(account)
+    return Money(wallet.balance, wallet.currency)
+
+
+def _lock_open(account: Account) -> Account:
+    locked = Account.objects.select_for_update().select_related("tenant__site").get(pk=account.pk)
+    if not locked.is_open:
+        raise AccountClosed(f"Account {locked.pk} is closed.")
+    return locked
+
+
+def _in_site_currency(account: Account, amount: Money) -> None:
+    currency = account.tenant.site.currency
+    if amount.currency != currency:
+        raise AccountActionError(f"Amount {amount} is not in the site's currency {currency}.")
+    if amount.amount <= 0:
+        raise AccountActionError(f"Amount must be positive, got {amount}.")
 
 
 @transaction.atomic
-def close_account(account: Account, actor: Any, reason: str) -> Account:
-    """Close an open account and release its metering points for a new tenant."""
-    locked = Account.objects.select_for_update().get(pk=account.pk)
-    if not locked.is_open:
-        raise AccountClosed(f"Account {locked.pk} is already closed.")
+def open_account(
+    tenant: Tenant,
+    metering_points: Sequence[MeteringPoint],
+    actor: Any,
+    reason: str = "",
+    first_purchase: Money | None = None,
+    channel: str = "cash",
+    idempotency_key: str | None = None,
+    **thresholds: Decimal | bool | None,
+) -> Account:
+    """Open an account on metering points, optionally with a first purchase."""
+    if not metering_points:
+        raise AccountActionError("An account needs at least one metering point.")
+    account = Account(tenant=tenant, **thresholds)
+    account.full_clean()
+    account.save()
+    for point in metering_points:
+        link = AccountMeteringPoint(account=account, metering_point=point)
+        link.full_clean()
+        link.save()
+    record(
+        actor,
+        "account.open",
+        account,
+        {"metering_points": [p.pk for p in metering_points], **snapshot(account)},
+        reason,
+    )
+    if first_purchase is not None:
+        recharge(account, first_purchase, channel, actor, idempotency_key or f"open:{account.pk}")
+    return account
+
+
+@transaction.atomic
+def recharge(
+    account: Account,
+    amount: Money,
+    channel: str,
+    actor: Any,
+    idempotency_key: str,
+    reason: str = "",
+    fee_ratio: Decimal = Decimal(0),
+) -> Recharge:
+    """Sell credit: money in through ``channel``, the fee to fees, the rest to the wallet.
+
+    The same ``idempotency_key`` always yields the first recharge, never a second.
+    """
+    locked = _lock_open(account)
+    _in_site_currency(locked, amount)
+    split = split_top_up(amount, fee_ratio)
+    site = locked.tenant.site
+    lines = [(chart.clearing(site, channel), -amount), (chart.wallet(locked), split.credited)]
+    if split.fee.amount:
+        lines.append((chart.service_fees(site), split.fee))
+    posted = post(
+        site_id=site.pk,
+        kind=JournalEntry.Kind.RECHARGE,
+        lines=lines,
+        actor=actor,
+        reason=reason,
+        account_id=locked.pk,
+        idempotency_key=f"recharge:{idempotency_key}",
+        memo={"channel": channel, "amount": amount.amount, "fee": split.fee.amount},
+    )
+    return Recharge(posted.entry, posted.created, split.credited, split.fee)
+
+
+@transaction.atomic
+def refund(
+    account: Account, amount: Money, channel: str, actor: Any, reason: str, idempotency_key: str
+) -> Posted:
+    """Pay unused credit back to the tenant; never more than the balance."""
+    locked = _lock_open(account)
+    _in_site_currency(locked, amount)
+    wallet = chart.wallet(locked)
+    site = locked.tenant.site
+    return post(
+        site_id=site.pk,
+        kind=JournalEntry.Kind.REFUND,
+        lines=[(wallet, -amount), (chart.clearing(site, channel), amount)],
+        actor=actor,
+        reason=reason,
+        account_id=locked.pk,
+        idempotency_key=f"refund:{idempotency_key}",
+        memo={"channel": channel, "amount": amount.amount},
+        floors={wallet.pk: Decimal(0)},
+    )
+
+
+@transaction.atomic
+def reverse(entry: JournalEntry, actor: Any, reason: str) -> Posted:
+    """Reverse (冲正) a wrong recharge or refund with a mirror entry; at most once.
+
+    Refused when the tenant has already spent credit the reversal would take back.
+    """
+    if not reason.strip():
+        raise AccountActionError("A reversal needs a reason.")
+    if entry.kind not in REVERSIBLE:
+        raise AccountActionError(f"A {entry.get_kind_display()} entry cannot be reversed.")
+    if entry.account_id is not None:
+        _lock_open(entry.account)
+    postings = list(entry.postings.select_related("ledger_account"))
+    lines = [(p.ledger_account, Money(-p.amount, p.ledger_account.currency)) for p in postings]
+    wallets = {p.ledger_account.pk for p in postings if p.ledger_account.kind == "wallet"}
+    return post(
+        site_id=entry.site_id,
+        kind=JournalEntry.Kind.REVERSAL,
+        lines=lines,
+        actor=actor,
+        reason=reason,
+        account_id=entry.account_id,
+        idempotency_key=f"reversal:{entry.pk}",
+        reverses=entry,
+        memo={"reverses": entry.pk},
+        floors=dict.fromkeys(wallets, Decimal(0)),
+    )
+
+
+@transaction.atomic
+def set_thresholds(
+    account: Account, actor: Any, reason: str, **values: Decimal | bool | None
+) -> Account:
+    """Change alarm 1/2, overdraft, reconnect minimum or keep-power; audited with before/after."""
+    allowed = {
+        "alarm1_threshold",
+        "alarm2_threshold",
+        "overdraft_limit",
+        "reconnect_minimum",
+        "keep_power",
+    }
+    if unknown := set(values) - allowed:
+        raise AccountActionError(f"Not a threshold: {', '.join(sorted(unknown))}.")
+    locked = _lock_open(account)
+    before = snapshot(locked)
+    for name, value in values.items():
+        setattr(locked, name, value)
+    locked.full_clean()
+    locked.save(update_fields=[*values, "updated_at"])
+    record(actor, "account.thresholds", locked, diff(before, snapshot(locked)), reason)
+    return locked
+
+
+@dataclass(frozen=True)
+class Closing:
+    """A closed account and its final settlement (refunded > 0, collected > 0, or neither)."""
+
+    account: Account
+    refunded: Money
+    collected: Money
+
+
+@transaction.atomic
+def close_account(account: Account, actor: Any, reason: str, channel: str = "cash") -> Closing:
+    """Close with a final settlement: refund what is left, or collect what is due.
+
+    The wallet ends at exactly zero, and the metering points are released for
+    the next tenant.
+    """
+    locked = _lock_open(account)
+    site = locked.tenant.site
+    wallet = LedgerAccount.objects.select_for_update().get(pk=chart.wallet(locked).pk)
+    left = Money(wallet.balance, wallet.currency)
+    zero = Money.zero(wallet.currency)
+    if left.amount:
+        post(
+            site_id=site.pk,
+            kind=JournalEntry.Kind.CLOSING,
+            lines=[(wallet, -left), (chart.clearing(site, channel), left)],
+            actor=actor,
+            reason=reason,
+            account_id=locked.pk,
+            idempotency_key=f"closing:{locked.pk}",
+            memo={"channel": channel, "settled": left.amount},
+        )
     now = timezone.now()
     released = AccountMeteringPoint.objects.filter(account=locked, released_at__isnull=True)
     point_ids = list(released.values_list("metering_point_id", flat=True))
@@ -37,7 +253,27 @@ def close_account(account: Account, actor: Any, reason: str) -> Account:
         actor,
         "account.close",
         locked,
-        {"status": ["open", "closed"], "released_metering_points": point_ids},
+        {"status": ["open", "closed"], "released_metering_points": point_ids, "settled": str(left)},
         reason,
     )
-    return locked
+    return Closing(
+        locked,
+        refunded=left if left > zero else zero,
+        collected=-left if left < zero else zero,
+    )
+
+
+__all__ = [
+    "AccountActionError",
+    "AccountClosed",
+    "Closing",
+    "LedgerError",
+    "Recharge",
+    "balance",
+    "close_account",
+    "open_account",
+    "recharge",
+    "refund",
+    "reverse",
+    "set_thresholds",
+]

@@ -3,16 +3,16 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-#: Money is stored with two decimal places in the site's currency; the domain
-#: layer rounds to the currency's minor unit before anything is stored.
-MONEY_DIGITS, MONEY_PLACES = 14, 2
+from pems.core.fields import FixedPointField
+
+#: Money is stored exact to two decimal places (integer minor units) in the
+#: site's currency; the domain rounds to the currency's minor unit first.
+MONEY_PLACES = 2
 
 
-def money_field(verbose_name: str, **kwargs: object) -> models.DecimalField:  # type: ignore[type-arg]
-    """A DecimalField sized for money; never a FloatField."""
-    return models.DecimalField(
-        verbose_name, max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, **kwargs
-    )
+def money_field(verbose_name: str, **kwargs: object) -> FixedPointField:
+    """An exact money column (integer minor units on every database)."""
+    return FixedPointField(verbose_name, decimal_places=MONEY_PLACES, **kwargs)
 
 
 class TimestampedModel(models.Model):

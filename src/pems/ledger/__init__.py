@@ -1,0 +1,1 @@
+"""The double-entry ledger: append-only journal entries and their postings."""

@@ -1,0 +1,153 @@
+"""Posting journal entries: the only code that changes a ledger balance.
+
+One call = one database transaction: the ledger accounts are locked in key
+order (no deadlocks between concurrent posters), the entry and its postings
+are inserted, and each cached balance moves by an ``F()`` update — never
+read, decided and written back. An idempotency key makes a repeated call
+return the first entry instead of posting twice.
+
+Lock order, everywhere: the tenant ``Account`` row first (actions do this),
+then ledger accounts by key (``post`` does this).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from pems.audit.log import record
+from pems.core.fields import units_value
+from pems.domain.ledger import Line, check_entry
+from pems.domain.money import Money
+from pems.ledger.models import JournalEntry, LedgerAccount, Posting
+
+_BALANCE = LedgerAccount._meta.get_field("balance")
+
+
+class LedgerError(Exception):
+    """A posting was refused; the message says why. Nothing was written."""
+
+
+class InsufficientBalance(LedgerError):
+    """The entry would take an account below the floor it must keep."""
+
+
+class IdempotencyConflict(LedgerError):
+    """The idempotency key was already used for a different entry."""
+
+
+@dataclass(frozen=True)
+class Posted:
+    """The entry a call produced, and whether this call created it."""
+
+    entry: JournalEntry
+    created: bool
+
+
+def post(
+    *,
+    site_id: int,
+    kind: str,
+    lines: Sequence[tuple[LedgerAccount, Money]],
+    actor: Any,
+    reason: str = "",
+    account_id: int | None = None,
+    idempotency_key: str | None = None,
+    reverses: JournalEntry | None = None,
+    memo: dict[str, Any] | None = None,
+    floors: dict[int, Decimal] | None = None,
+) -> Posted:
+    """Post one balanced entry; ``floors`` maps ledger account id → lowest allowed balance."""
+    check_entry([Line(account.key, amount) for account, amount in lines])
+    if idempotency_key is not None and (found := _replay(idempotency_key, kind, lines)):
+        return Posted(found, created=False)
+    try:
+        with transaction.atomic():
+            entry = _insert(
+                site_id, kind, lines, actor, reason, account_id, idempotency_key, reverses, memo
+            )
+            _move_balances(lines, floors or {})
+    except IntegrityError:
+        # A concurrent call with the same key won the race: answer with its entry.
+        if idempotency_key is not None and (found := _replay(idempotency_key, kind, lines)):
+            return Posted(found, created=False)
+        raise
+    return Posted(entry, created=True)
+
+
+def _insert(
+    site_id: int,
+    kind: str,
+    lines: Sequence[tuple[LedgerAccount, Money]],
+    actor: Any,
+    reason: str,
+    account_id: int | None,
+    idempotency_key: str | None,
+    reverses: JournalEntry | None,
+    memo: dict[str, Any] | None,
+) -> JournalEntry:
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    entry = JournalEntry.objects.create(
+        site_id=site_id,
+        account_id=account_id,
+        kind=kind,
+        actor=user,
+        actor_label=user.get_username() if user is not None else str(actor or "system"),
+        reason=reason,
+        idempotency_key=idempotency_key,
+        reverses=reverses,
+        memo=memo or {},
+    )
+    Posting.objects.bulk_create(
+        Posting(entry=entry, ledger_account=account, amount=amount.amount)
+        for account, amount in lines
+    )
+    if user is not None or reason:
+        record(
+            actor,
+            f"ledger.{kind}",
+            entry,
+            {account.key: str(amount.amount) for account, amount in lines},
+            reason,
+        )
+    return entry
+
+
+def _move_balances(
+    lines: Sequence[tuple[LedgerAccount, Money]], floors: dict[int, Decimal]
+) -> None:
+    deltas: dict[int, Decimal] = {}
+    for account, amount in lines:
+        deltas[account.pk] = deltas.get(account.pk, Decimal(0)) + amount.amount
+    # Lock in a fixed order so two entries touching the same accounts never deadlock.
+    locked = list(LedgerAccount.objects.select_for_update().filter(pk__in=deltas).order_by("key"))
+    for account in locked:
+        delta = deltas[account.pk]
+        rows = LedgerAccount.objects.filter(pk=account.pk)
+        if account.pk in floors and delta < 0:
+            rows = rows.filter(balance__gte=floors[account.pk] - delta)
+        if rows.update(balance=F("balance") + units_value(_BALANCE, delta)) != 1:
+            raise InsufficientBalance(
+                f"{account.key} would fall below {floors[account.pk]} (change {delta})"
+            )
+
+
+def _replay(
+    key: str, kind: str, lines: Sequence[tuple[LedgerAccount, Money]]
+) -> JournalEntry | None:
+    """The entry already posted under ``key``, if its content matches this call."""
+    entry = JournalEntry.objects.filter(idempotency_key=key).first()
+    if entry is None:
+        return None
+    wanted = sorted((account.pk, amount.amount) for account, amount in lines)
+    stored = sorted(entry.postings.values_list("ledger_account_id", "amount"))
+    if entry.kind != kind or wanted != stored:
+        raise IdempotencyConflict(
+            f"idempotency key {key!r} was used for a different {entry.kind} entry #{entry.pk}"
+        )
+    return entry
