@@ -53,7 +53,11 @@ def balance(account: Account) -> Money:
 
 
 def _lock_open(account: Account) -> Account:
-    locked = Account.objects.select_for_update().select_related("tenant__site").get(pk=account.pk)
+    locked = (
+        Account.objects.select_for_update(no_key=True)
+        .select_related("tenant__site")
+        .get(pk=account.pk)
+    )
     if not locked.is_open:
         raise AccountClosed(f"Account {locked.pk} is closed.")
     return locked
@@ -227,7 +231,7 @@ def close_account(account: Account, actor: Any, reason: str, channel: str = "cas
     """
     locked = _lock_open(account)
     site = locked.tenant.site
-    wallet = LedgerAccount.objects.select_for_update().get(pk=chart.wallet(locked).pk)
+    wallet = LedgerAccount.objects.select_for_update(no_key=True).get(pk=chart.wallet(locked).pk)
     left = Money(wallet.balance, wallet.currency)
     zero = Money.zero(wallet.currency)
     if left.amount:

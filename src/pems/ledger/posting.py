@@ -7,7 +7,8 @@ read, decided and written back. An idempotency key makes a repeated call
 return the first entry instead of posting twice.
 
 Lock order, everywhere: the tenant ``Account`` row first (actions do this),
-then ledger accounts by key (``post`` does this).
+then ledger accounts by key (``post`` does this), always as ``FOR NO KEY
+UPDATE`` so inserting rows that reference them never waits on the lock.
 """
 
 from __future__ import annotations
@@ -68,10 +69,10 @@ def post(
         return Posted(found, created=False)
     try:
         with transaction.atomic():
+            _move_balances(lines, floors or {})
             entry = _insert(
                 site_id, kind, lines, actor, reason, account_id, idempotency_key, reverses, memo
             )
-            _move_balances(lines, floors or {})
     except IntegrityError:
         # A concurrent call with the same key won the race: answer with its entry.
         if idempotency_key is not None and (found := _replay(idempotency_key, kind, lines)):
@@ -124,8 +125,11 @@ def _move_balances(
     deltas: dict[int, Decimal] = {}
     for account, amount in lines:
         deltas[account.pk] = deltas.get(account.pk, Decimal(0)) + amount.amount
-    # Lock in a fixed order so two entries touching the same accounts never deadlock.
-    locked = list(LedgerAccount.objects.select_for_update().filter(pk__in=deltas).order_by("key"))
+    # Lock in a fixed order, before inserting postings, so two entries touching the
+    # same accounts never deadlock; NO KEY locks leave the postings' FK checks free.
+    locked = list(
+        LedgerAccount.objects.select_for_update(no_key=True).filter(pk__in=deltas).order_by("key")
+    )
     for account in locked:
         delta = deltas[account.pk]
         rows = LedgerAccount.objects.filter(pk=account.pk)
