@@ -1,0 +1,97 @@
+"""`pems tariff price` end to end, as a user runs it from a fresh clone."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[2]
+PEMS = Path(sys.executable).parent / "pems"
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(PEMS), "tariff", "price", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def refuse_float(text: str) -> Decimal:
+    raise AssertionError(f"JSON carried a float: {text}")
+
+
+def test_table_output_for_the_documented_example() -> None:
+    done = run("examples/tariffs/tou.toml", "examples/tariffs/usage-totals.csv")
+    assert done.returncode == 0, done.stderr
+    for heading in ("Energy", "Per version", "Per rate", "Per tier", "Totals"):
+        assert f"\n{heading}\n" in done.stdout
+    assert "total" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("tariff", "usage"),
+    [
+        ("tiered.toml", "usage-totals.csv"),
+        ("versioned.toml", "usage-intervals.csv"),
+        ("flat.toml", "usage-intervals.csv"),
+        ("tou.toml", "usage-intervals.csv"),
+    ],
+)
+def test_json_output_adds_up_and_has_no_floats(tariff: str, usage: str) -> None:
+    done = run(f"examples/tariffs/{tariff}", f"examples/tariffs/{usage}", "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout, parse_float=refuse_float)
+    lines = [Decimal(line["amount"]) for line in data["energy_lines"] + data["fixed_lines"]]
+    assert sum(lines) == Decimal(data["total"])
+    assert data["currency"] == "CNY"
+
+
+def test_versioned_example_shows_both_versions() -> None:
+    done = run("examples/tariffs/versioned.toml", "examples/tariffs/usage-intervals.csv", "--json")
+    data = json.loads(done.stdout, parse_float=refuse_float)
+    assert [row["key"] for row in data["by_version"]] == ["2025-01", "2025-08-15"]
+
+
+def test_errors_are_reported_without_a_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\ntimezone = "Asia/Shanghai"\n[[versions]]\nid = "a"\n', "utf-8")
+    done = run(str(bad), "examples/tariffs/usage-totals.csv")
+    assert done.returncode != 0
+    assert "versions[0].effective_from: required field is missing" in done.stderr
+    assert "Traceback" not in done.stderr
+    done = run(
+        "examples/tariffs/tou.toml", "examples/tariffs/usage-totals.csv", "--currency", "USD"
+    )
+    assert done.returncode != 0
+    assert "priced in CNY, not USD" in done.stderr
+    done = run("examples/tariffs/missing.toml", "examples/tariffs/usage-totals.csv")
+    assert done.returncode != 0
+    assert "cannot read examples/tariffs/missing.toml" in done.stderr
+
+
+def test_cycle_used_continues_the_tiers() -> None:
+    # 200 kWh already billed in September: every September kWh is in tier 3.
+    done = run(
+        "examples/tariffs/tiered.toml",
+        "examples/tariffs/usage-totals.csv",
+        "--json",
+        "--cycle-used",
+        "200",
+    )
+    data = json.loads(done.stdout, parse_float=refuse_float)
+    september = {line["tier"] for line in data["energy_lines"] if line["cycle"] == "2025-09-01"}
+    assert september == {3}
+    done = run(
+        "examples/tariffs/tiered.toml", "examples/tariffs/usage-totals.csv", "--cycle-used", "1.5e"
+    )
+    assert done.returncode != 0
+    assert "--cycle-used" in done.stderr
