@@ -203,3 +203,13 @@ def test_verification_catches_a_tampered_balance():
     assert ledger_problems() == [
         f"wallet:{account.pk}: cached balance 1000.00 but postings sum to 10.00"
     ]
+
+
+def test_a_replayed_refund_returns_the_first_even_when_the_balance_moved_since():
+    account = open_tenant_account()
+    actions.recharge(account, cny("40.00"), "cash", "cashier", "r")
+    first = actions.refund(account, cny("40.00"), "cash", "cashier", "moving out", "f-1")
+    again = actions.refund(account, cny("40.00"), "cash", "cashier", "moving out", "f-1")
+    assert (first.created, again.created) == (True, False)
+    assert again.entry.pk == first.entry.pk
+    assert actions.balance(account) == cny("0.00")

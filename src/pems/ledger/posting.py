@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, F, When
 
 from pems.audit.log import record
 from pems.core.fields import units_value
@@ -65,26 +65,26 @@ def post(
 ) -> Posted:
     """Post one balanced entry; ``floors`` maps ledger account id → lowest allowed balance."""
     check_entry([Line(account.key, amount) for account, amount in lines])
-    if idempotency_key is not None and (found := _replay(idempotency_key, kind, lines)):
-        return Posted(found, created=False)
     try:
         with transaction.atomic():
-            _move_balances(lines, floors or {})
-            entry = _insert(
-                site_id, kind, lines, actor, reason, account_id, idempotency_key, reverses, memo
+            # The entry first: a replayed key fails here, before any balance is judged.
+            entry = _insert_entry(
+                site_id, kind, actor, reason, account_id, idempotency_key, reverses, memo
             )
+            _move_balances(lines, floors or {})
+            _insert_postings(entry, lines, actor, reason)
     except IntegrityError:
-        # A concurrent call with the same key won the race: answer with its entry.
+        # The key was used before (a replay, or a concurrent call that won): answer
+        # with that entry. The savepoint above keeps the caller's transaction usable.
         if idempotency_key is not None and (found := _replay(idempotency_key, kind, lines)):
             return Posted(found, created=False)
         raise
     return Posted(entry, created=True)
 
 
-def _insert(
+def _insert_entry(
     site_id: int,
     kind: str,
-    lines: Sequence[tuple[LedgerAccount, Money]],
     actor: Any,
     reason: str,
     account_id: int | None,
@@ -93,7 +93,7 @@ def _insert(
     memo: dict[str, Any] | None,
 ) -> JournalEntry:
     user = actor if getattr(actor, "is_authenticated", False) else None
-    entry = JournalEntry.objects.create(
+    return JournalEntry.objects.create(
         site_id=site_id,
         account_id=account_id,
         kind=kind,
@@ -104,19 +104,23 @@ def _insert(
         reverses=reverses,
         memo=memo or {},
     )
+
+
+def _insert_postings(
+    entry: JournalEntry, lines: Sequence[tuple[LedgerAccount, Money]], actor: Any, reason: str
+) -> None:
     Posting.objects.bulk_create(
         Posting(entry=entry, ledger_account=account, amount=amount.amount)
         for account, amount in lines
     )
-    if user is not None or reason:
+    if entry.actor_id is not None or reason:
         record(
             actor,
-            f"ledger.{kind}",
+            f"ledger.{entry.kind}",
             entry,
             {account.key: str(amount.amount) for account, amount in lines},
             reason,
         )
-    return entry
 
 
 def _move_balances(
@@ -125,20 +129,26 @@ def _move_balances(
     deltas: dict[int, Decimal] = {}
     for account, amount in lines:
         deltas[account.pk] = deltas.get(account.pk, Decimal(0)) + amount.amount
-    # Lock in a fixed order, before inserting postings, so two entries touching the
-    # same accounts never deadlock; NO KEY locks leave the postings' FK checks free.
+    # Lock in a fixed order so two entries touching the same accounts never deadlock;
+    # NO KEY locks never wait on (or block) the KEY SHARE locks of FK checks.
     locked = list(
         LedgerAccount.objects.select_for_update(no_key=True).filter(pk__in=deltas).order_by("key")
     )
-    for account in locked:
-        delta = deltas[account.pk]
-        rows = LedgerAccount.objects.filter(pk=account.pk)
-        if account.pk in floors and delta < 0:
-            rows = rows.filter(balance__gte=floors[account.pk] - delta)
-        if rows.update(balance=F("balance") + units_value(_BALANCE, delta)) != 1:
+    # Judged on the locked rows: no other transaction can move them until commit.
+    floored = [a for a in locked if a.pk in floors and deltas[a.pk] < 0]
+    for account in floored:
+        if account.balance + deltas[account.pk] < floors[account.pk]:
             raise InsufficientBalance(
-                f"{account.key} would fall below {floors[account.pk]} (change {delta})"
+                f"{account.key} would fall below {floors[account.pk]} (change {deltas[account.pk]})"
             )
+    # One UPDATE for every account of the entry; the rows are locked above.
+    LedgerAccount.objects.filter(pk__in=deltas).update(
+        balance=F("balance")
+        + Case(
+            *(When(pk=pk, then=units_value(_BALANCE, delta)) for pk, delta in deltas.items()),
+            output_field=_BALANCE,
+        )
+    )
 
 
 def _replay(
