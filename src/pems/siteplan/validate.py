@@ -1,0 +1,205 @@
+"""From sheet rows to a validated :class:`SitePlan`: every problem, or nothing."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+
+from pems.siteplan.catalogue import CIRCUIT_LIMITS
+from pems.siteplan.columns import COLUMNS, GATEWAY_COLUMNS
+from pems.siteplan.errors import SheetError, SheetIssue
+from pems.siteplan.model import Circuit, Gateway, SitePlan
+from pems.siteplan.rows import ParsedRow, parse_row
+
+
+def check_header(header: Sequence[str]) -> list[SheetIssue]:
+    """Problems with the header row: unknown, missing or repeated column names."""
+    issues: list[SheetIssue] = []
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            issues.append(SheetIssue(1, name, "appears twice in the header"))
+        elif name not in COLUMNS:
+            issues.append(SheetIssue(1, name or "(blank)", "is not a known column"))
+        seen.add(name)
+    for name in COLUMNS:
+        if name not in seen:
+            issues.append(SheetIssue(1, name, "is missing from the header"))
+    return issues
+
+
+def build_plan(rows: Iterable[tuple[int, Mapping[str, str]]]) -> SitePlan:
+    """Validate numbered rows (cells by column name) into a plan, or raise SheetError."""
+    issues: list[SheetIssue] = []
+    parsed = [p for number, cells in rows if (p := parse_row(number, cells, issues))]
+    if not parsed and not issues:
+        issues.append(SheetIssue(0, None, "the sheet has no metering points"))
+    if parsed:
+        _check_site(parsed, issues)
+        gateways = _check_gateways(parsed, issues)
+        _check_addresses(parsed, issues)
+        _check_meter_numbers(parsed, issues)
+        _check_circuits(parsed, issues)
+    if issues:
+        raise SheetError(
+            sorted(
+                issues,
+                key=lambda i: (i.row, COLUMNS.index(i.column) if i.column in COLUMNS else -1),
+            )
+        )
+    by_gateway: dict[str, list[ParsedRow]] = defaultdict(list)
+    for row in parsed:
+        by_gateway[row.gateway.code].append(row)
+    return SitePlan(
+        site=parsed[0].site,
+        gateways=tuple(
+            replace(gateway, meters=tuple(r.meter for r in by_gateway[code]))
+            for code, gateway in gateways.items()
+        ),
+    )
+
+
+def _check_site(rows: list[ParsedRow], issues: list[SheetIssue]) -> None:
+    first = rows[0]
+    for row in rows[1:]:
+        if row.site != first.site:
+            issues.append(
+                SheetIssue(
+                    row.number,
+                    "site",
+                    f"{row.site!r} differs from {first.site!r} on "
+                    f"row {first.number}: one sheet describes one site",
+                )
+            )
+
+
+def _gateway_cells(gateway: Gateway) -> dict[str, str]:
+    serial = gateway.serial
+    return {
+        "gateway_host": gateway.host,
+        "gateway_port": str(gateway.port),
+        "gateway_protocol": gateway.protocol.value,
+        "baud": str(serial.baud),
+        "data_bits": str(serial.data_bits),
+        "parity": serial.parity.value,
+        "stop_bits": str(serial.stop_bits),
+    }
+
+
+def _check_gateways(rows: list[ParsedRow], issues: list[SheetIssue]) -> dict[str, Gateway]:
+    """Gateway columns repeat identically; endpoints are unique. Returns gateways in order."""
+    first: dict[str, ParsedRow] = {}
+    endpoints: dict[tuple[str, int], ParsedRow] = {}
+    for row in rows:
+        code = row.gateway.code
+        if code not in first:
+            first[code] = row
+            endpoint = (row.gateway.host, row.gateway.port)
+            if (other := endpoints.setdefault(endpoint, row)) is not row:
+                issues.append(
+                    SheetIssue(
+                        row.number,
+                        "gateway_port",
+                        f"{endpoint[0]}:{endpoint[1]} is already gateway "
+                        f"{other.gateway.code!r} (row {other.number})",
+                    )
+                )
+            continue
+        expected, actual = _gateway_cells(first[code].gateway), _gateway_cells(row.gateway)
+        for column in GATEWAY_COLUMNS:
+            if expected[column] != actual[column]:
+                issues.append(
+                    SheetIssue(
+                        row.number,
+                        column,
+                        f"{actual[column]} differs from {expected[column]} on row "
+                        f"{first[code].number} for gateway {code!r}",
+                    )
+                )
+    return {code: row.gateway for code, row in first.items()}
+
+
+def _check_addresses(rows: list[ParsedRow], issues: list[SheetIssue]) -> None:
+    seen: dict[tuple[str, int], ParsedRow] = {}
+    for row in rows:
+        key = (row.gateway.code, row.meter.address)
+        if (other := seen.setdefault(key, row)) is not row:
+            issues.append(
+                SheetIssue(
+                    row.number,
+                    "meter_address",
+                    f"address {row.meter.address_text(row.gateway.protocol)} is already "
+                    f"used on gateway {key[0]!r} by row {other.number}",
+                )
+            )
+
+
+def _check_meter_numbers(rows: list[ParsedRow], issues: list[SheetIssue]) -> None:
+    seen: dict[str, ParsedRow] = {}
+    for row in rows:
+        number = row.meter.meter_number
+        if (other := seen.setdefault(number, row)) is not row:
+            issues.append(
+                SheetIssue(
+                    row.number, "meter_number", f"{number} is already used by row {other.number}"
+                )
+            )
+
+
+def _check_circuits(rows: list[ParsedRow], issues: list[SheetIssue]) -> None:
+    """ADF300 boxes: circuits 1..n on consecutive addresses, one gateway, within limits."""
+    boxes: dict[str, list[tuple[ParsedRow, Circuit]]] = defaultdict(list)
+    for row in rows:
+        if row.meter.circuit is not None:
+            boxes[row.meter.circuit.box].append((row, row.meter.circuit))
+    for box, members in boxes.items():
+        gateways = sorted({row.gateway.code for row, _ in members})
+        if len(gateways) > 1:
+            message = f"box {box!r} appears on gateways {gateways}: one box is on one bus"
+            issues.append(SheetIssue(members[-1][0].number, "box", message))
+            continue
+        _check_numbering(box, sorted(members, key=lambda m: m[1].index), issues)
+        _check_limits(box, members, issues)
+
+
+def _check_numbering(
+    box: str, members: list[tuple[ParsedRow, Circuit]], issues: list[SheetIssue]
+) -> None:
+    """Circuits 1, 2, 3 … with circuit n at the first circuit's address + n − 1."""
+    first_address = members[0][0].meter.address
+    for position, (row, circuit) in enumerate(members, start=1):
+        if circuit.index != position:
+            message = (
+                f"box {box!r} has circuit {circuit.index} where {position} was expected: "
+                "number circuits 1, 2, 3 … without gaps or repeats"
+            )
+            issues.append(SheetIssue(row.number, "circuit", message))
+            return
+        expected = first_address + position - 1
+        if row.meter.address != expected:
+            message = (
+                f"circuit {position} of box {box!r} must be on address {expected} "
+                "(each circuit takes the next consecutive address)"
+            )
+            issues.append(SheetIssue(row.number, "meter_address", message))
+            return
+
+
+def _check_limits(
+    box: str, members: list[tuple[ParsedRow, Circuit]], issues: list[SheetIssue]
+) -> None:
+    limits = CIRCUIT_LIMITS
+    single = sum(1 for _, circuit in members if circuit.phases == 1)
+    three = len(members) - single
+    if (
+        single > limits.max_single_phase
+        or three > limits.max_three_phase
+        or single + 3 * three > limits.max_phases
+    ):
+        message = (
+            f"box {box!r} has {single} single-phase and {three} three-phase circuits; "
+            f"an ADF300 takes at most {limits.max_single_phase} single-phase, "
+            f"{limits.max_three_phase} three-phase and {limits.max_phases} phases in all"
+        )
+        issues.append(SheetIssue(members[0][0].number, "phases", message))
