@@ -1,4 +1,4 @@
-"""factory_boy factories for every model; catalogue models come from catalogue.toml."""
+"""factory_boy factories for every model; catalogue models come from pems/devices/catalogue.toml."""
 
 from __future__ import annotations
 

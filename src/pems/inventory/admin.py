@@ -58,7 +58,7 @@ class MeteringPointAdmin(AuditedAdmin):
 
 @admin.register(MeterModel)
 class MeterModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    """Read-only: the catalogue is data in catalogue.toml, loaded by `pems init`."""
+    """Read-only: the catalogue is data in pems/devices/catalogue.toml, loaded by `pems init`."""
 
     list_display = ["code", "name", "utility", "protocol", "meter_side", "max_circuits"]
 

@@ -53,7 +53,7 @@ class FeeControl(StrEnum):
 
 
 class ModelCode(StrEnum):
-    """Meter models the sheet accepts (see models.toml for what each one is)."""
+    """Meter models the sheet accepts (see pems/devices/catalogue.toml for what each one is)."""
 
     DTSY1352_NK = "DTSY1352-NK"
     DDSY1352_NK = "DDSY1352-NK"

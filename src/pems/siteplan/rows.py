@@ -163,7 +163,7 @@ def _gateway(row: RowReader) -> Gateway:
 def _meter(row: RowReader, protocol: Protocol) -> MeterPoint:
     model = row.choice("model", ModelCode)
     info = model_info(model)
-    if row.text("model", required=False) and (info.family == "dlt645") == protocol.is_modbus:
+    if row.text("model", required=False) and (info.protocol == "dlt645") == protocol.is_modbus:
         row.problem("model", f"{model.value} cannot be on a {protocol.value} gateway")
     address = row.integer("meter_address", 1, 247) if protocol.is_modbus else _dlt645_address(row)
     fee_control = row.choice("fee_control", FeeControl)
@@ -210,7 +210,7 @@ def _meter(row: RowReader, protocol: Protocol) -> MeterPoint:
         hoarding_limit=hoarding,
         ct_ratio=row.integer("ct_ratio", 1, 9999, default=1),
         pt_ratio=row.integer("pt_ratio", 1, 9999, default=1),
-        circuit=_circuit(row, circuits=info.circuits),
+        circuit=_circuit(row, circuits=info.multi_circuit),
     )
 
 

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import tomllib
-from importlib import resources
-from typing import Any
+from dataclasses import asdict
 
 from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 
 from pems.core.models import TimestampedModel
-from pems.inventory.choices import Phases, Protocol, Utility
-
-CATALOGUE_FILE = "catalogue.toml"
+from pems.devices.catalogue import CATALOGUE
+from pems.inventory.choices import Protocol, Utility
 
 
 class MeterModel(TimestampedModel):
-    """One kind of meter (DTSY1352-NK, ADF300 …), loaded from ``catalogue.toml``.
+    """One kind of meter (DTSY1352-NK, ADF300 …), copied from ``pems/devices/catalogue.toml``.
 
     Capabilities are columns, not code branches: validation and drivers ask
     the catalogue what a model supports.
@@ -27,7 +24,10 @@ class MeterModel(TimestampedModel):
     manufacturer = models.CharField(_("manufacturer"), max_length=64)
     utility = models.CharField(_("utility"), max_length=16, choices=Utility)
     protocol = models.CharField(_("protocol"), max_length=16, choices=Protocol)
-    phases = models.PositiveSmallIntegerField(_("phases"), choices=Phases)
+    unit = models.CharField(_("unit"), max_length=8, default="kWh")
+    phases = models.PositiveSmallIntegerField(
+        _("phases"), help_text=_("0: given per circuit, or not applicable (water).")
+    )
     meter_side = models.BooleanField(_("can hold credit (meter-side fee control)"))
     tou_registers = models.BooleanField(_("keeps TOU registers"))
     max_circuits = models.PositiveSmallIntegerField(_("max circuits"), default=1)
@@ -43,23 +43,12 @@ class MeterModel(TimestampedModel):
     def __str__(self) -> str:
         return self.code
 
-    @property
-    def is_multi_circuit(self) -> bool:
-        return self.max_circuits > 1
-
-
-def load_catalogue() -> list[dict[str, Any]]:
-    """The catalogue entries shipped with PEMS."""
-    text = resources.files("pems.inventory").joinpath(CATALOGUE_FILE).read_text("utf-8")
-    entries: list[dict[str, Any]] = tomllib.loads(text)["model"]
-    return entries
-
 
 @transaction.atomic
 def sync_catalogue() -> int:
-    """Create or update every catalogue model; returns how many entries were loaded."""
-    entries = load_catalogue()
-    for entry in entries:
-        fields = {key: value for key, value in entry.items() if key != "code"}
-        MeterModel.objects.update_or_create(code=entry["code"], defaults=fields)
-    return len(entries)
+    """Create or update a row for every catalogue model; returns how many there are."""
+    for info in CATALOGUE.values():
+        fields = asdict(info)
+        code = fields.pop("code")
+        MeterModel.objects.update_or_create(code=code, defaults=fields)
+    return len(CATALOGUE)
