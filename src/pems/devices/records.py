@@ -80,6 +80,15 @@ class Prices:
     flat: Decimal
     valley: Decimal
 
+    @classmethod
+    def single(cls, price: Decimal) -> Prices:
+        """One price for every rate (a meter without time-of-use)."""
+        return cls(price, price, price, price)
+
+    def as_tuple(self) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+        """Prices in register order: sharp, peak, flat, valley."""
+        return (self.sharp, self.peak, self.flat, self.valley)
+
 
 @runtime_checkable
 class MeterDriver(Protocol):

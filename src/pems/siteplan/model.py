@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 
+from pems.devices.records import Prices as Prices  # re-exported: plans carry driver prices
+
 
 class Protocol(StrEnum):
     """How a gateway exposes its bus over TCP."""
@@ -92,25 +94,6 @@ class Circuit:
     box: str
     index: int
     phases: int
-
-
-@dataclass(frozen=True, slots=True)
-class Prices:
-    """Unit prices of the four TOU rates, in register order 1–4."""
-
-    sharp: Decimal
-    peak: Decimal
-    flat: Decimal
-    valley: Decimal
-
-    @classmethod
-    def single(cls, price: Decimal) -> Prices:
-        """One price for every rate (a meter without time-of-use)."""
-        return cls(price, price, price, price)
-
-    def as_tuple(self) -> tuple[Decimal, Decimal, Decimal, Decimal]:
-        """Prices in register order: sharp, peak, flat, valley."""
-        return (self.sharp, self.peak, self.flat, self.valley)
 
 
 @dataclass(frozen=True, slots=True)
