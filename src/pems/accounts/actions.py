@@ -22,7 +22,7 @@ from pems.domain.money import Money
 from pems.inventory.models import MeteringPoint
 from pems.ledger import chart
 from pems.ledger.models import JournalEntry, LedgerAccount
-from pems.ledger.posting import LedgerError, Posted, post
+from pems.ledger.posting import LedgerError, Posted, mirror, post
 
 #: Entries a person may reverse (冲正); settlements are corrected by re-settling.
 REVERSIBLE = {JournalEntry.Kind.RECHARGE, JournalEntry.Kind.REFUND}
@@ -172,9 +172,8 @@ def reverse(entry: JournalEntry, actor: Any, reason: str) -> Posted:
         raise AccountActionError(f"A {entry.get_kind_display()} entry cannot be reversed.")
     if entry.account_id is not None:
         _lock_open(entry.account)
-    postings = list(entry.postings.select_related("ledger_account"))
-    lines = [(p.ledger_account, Money(-p.amount, p.ledger_account.currency)) for p in postings]
-    wallets = {p.ledger_account.pk for p in postings if p.ledger_account.kind == "wallet"}
+    lines = mirror(entry)
+    wallets = {account.pk for account, _ in lines if account.kind == LedgerAccount.Kind.WALLET}
     return post(
         site_id=entry.site_id,
         kind=JournalEntry.Kind.REVERSAL,

@@ -46,7 +46,3 @@ def check_entry(lines: Sequence[Line]) -> str:
         raise UnbalancedEntryError(f"entry does not balance (sum {total}): {detail}")
     return lines[0].amount.currency
 
-
-def reversal_of(lines: Sequence[Line]) -> tuple[Line, ...]:
-    """The lines that exactly undo an entry."""
-    return tuple(Line(line.account, -line.amount) for line in lines)

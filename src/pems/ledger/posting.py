@@ -82,6 +82,14 @@ def post(
     return Posted(entry, created=True)
 
 
+def mirror(entry: JournalEntry) -> list[tuple[LedgerAccount, Money]]:
+    """The lines that exactly undo ``entry`` (for reversals and recalls)."""
+    return [
+        (p.ledger_account, Money(-p.amount, p.ledger_account.currency))
+        for p in entry.postings.select_related("ledger_account")
+    ]
+
+
 def _insert_entry(
     site_id: int,
     kind: str,
