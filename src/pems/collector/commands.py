@@ -1,0 +1,319 @@
+"""Executing queued commands exactly once: mark sent, send, read back, then decide.
+
+A command is committed as *sent* before its frame goes on the bus. Whatever
+happens next — a lost reply, a timeout, a crash — the outcome is settled by
+reading the meter back (purchase count, relay/forced state) before anything
+is sent again; a credit push is resent only when the meter's count shows it
+did not arrive, and the meter's own count guard refuses a duplicate anyway.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import close_old_connections, transaction
+from django.db.models import F, Min, Q
+from django.utils import timezone
+
+from pems.collector.plan import Target
+from pems.control.models import Command, CommandKind, CommandStatus, FailureKind
+from pems.devices.errors import (
+    PurchaseReason,
+    PurchaseRejected,
+    RetryableDeviceError,
+    TerminalDeviceError,
+)
+from pems.devices.records import ForcedMode, MeterDriver, MeterState, Prices
+from pems.devices.security import KeyConfigError, MasterKey, purchase_mac
+
+RELAY_KINDS = frozenset(
+    {
+        CommandKind.TRIP,
+        CommandKind.CLOSE,
+        CommandKind.KEEP_POWER_ON,
+        CommandKind.KEEP_POWER_OFF,
+        CommandKind.RESUME_PREPAID,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandTask:
+    """An open command as a worker sees it."""
+
+    pk: int
+    command_id: str
+    gateway_id: int
+    point_id: int
+    kind: str
+    payload: dict[str, Any]
+    purchase_count: int | None
+    status: str
+    attempts: int
+    created_at: datetime
+
+
+class Verdict(enum.Enum):
+    """What reading the meter back says about a command."""
+
+    APPLIED = "applied"
+    NOT_APPLIED = "not_applied"
+    IMPOSSIBLE = "impossible"
+
+
+# -- database side (runs in the command thread) ----------------------------------
+
+
+def fetch_open(gateway_ids: set[int], busy: set[int]) -> list[CommandTask]:
+    """The oldest open, due command of each point on these gateways (not already in hand)."""
+    close_old_connections()
+    now = timezone.now()
+    due = Q(not_before__isnull=True) | Q(not_before__lte=now)
+    open_ = Command.objects.filter(
+        status__in=[CommandStatus.PENDING, CommandStatus.SENT],
+        meter__gateway_id__in=gateway_ids,
+    )
+    # One command per point at a time, oldest first: pushes must land in count order.
+    heads = open_.values("point_id").annotate(first=Min("id")).values_list("first", flat=True)
+    rows = (
+        Command.objects.filter(pk__in=list(heads))
+        .filter(due)
+        .exclude(pk__in=busy)
+        .annotate(gateway_id=F("meter__gateway_id"))
+        .order_by("id")
+    )
+    return [
+        CommandTask(
+            pk=c.pk,
+            command_id=str(c.command_id),
+            gateway_id=c.gateway_id,  # type: ignore[attr-defined]
+            point_id=c.point_id,
+            kind=c.kind,
+            payload=dict(c.payload),
+            purchase_count=c.purchase_count,
+            status=c.status,
+            attempts=c.attempts,
+            created_at=c.created_at,
+        )
+        for c in rows
+    ]
+
+
+def mark_sent(pk: int) -> None:
+    """Commit *sent* (and one more attempt) before the frame leaves."""
+    close_old_connections()
+    with transaction.atomic():
+        Command.objects.filter(pk=pk).update(
+            status=CommandStatus.SENT, attempts=F("attempts") + 1, sent_at=timezone.now()
+        )
+
+
+def finish(pk: int, status: str, answer: dict[str, str], kind: str = "", reason: str = "") -> None:
+    """Confirm or fail an open command (a finished one is never touched again)."""
+    close_old_connections()
+    Command.objects.filter(pk=pk, status__in=[CommandStatus.PENDING, CommandStatus.SENT]).update(
+        status=status,
+        answer=answer,
+        failure_kind=kind,
+        failure_reason=reason[:200],
+        completed_at=timezone.now(),
+    )
+
+
+def defer(pk: int, seconds: float, reason: str) -> None:
+    """Try (or reconcile) again later; the status stays as it is."""
+    close_old_connections()
+    Command.objects.filter(pk=pk).update(
+        not_before=timezone.now() + timedelta(seconds=seconds),
+        failure_kind=FailureKind.RETRYABLE,
+        failure_reason=reason[:200],
+    )
+
+
+# -- bus side ---------------------------------------------------------------------
+
+Db = Callable[..., Awaitable[Any]]
+
+
+class CommandRunner:
+    """Runs one command against one driver; database calls go through ``db``."""
+
+    def __init__(self, db: Db, max_attempts: int, retry_seconds: float) -> None:
+        self._db = db
+        self._max_attempts = max_attempts
+        self._retry_seconds = retry_seconds
+        self._master_key: MasterKey | None = None
+
+    async def execute(
+        self, task: CommandTask, target: Target, driver: MeterDriver
+    ) -> MeterState | None:
+        """Settle ``task``; returns the state read back, if any (the caller stores it)."""
+        state: MeterState | None = None
+        try:
+            if task.status == CommandStatus.SENT:
+                verdict, state = await _check(task, driver, acked=False)
+                if await self._settle(task, verdict, state, "reconciled by read-back"):
+                    return state
+            if task.attempts >= self._max_attempts:
+                await self._db(finish, task.pk, CommandStatus.FAILED, {}, FailureKind.RETRYABLE,
+                               f"gave up after {task.attempts} attempts")  # fmt: skip
+                return state
+            await self._db(mark_sent, task.pk)
+            acked = await self._send(task, target, driver)
+            if acked is None:
+                return state
+            verdict, state = await _check(task, driver, acked=acked)
+            await self._settle(task, verdict, state, "confirmed by read-back")
+        except RetryableDeviceError as exc:
+            await self._db(defer, task.pk, self._retry_seconds * (task.attempts + 1), str(exc))
+        return state
+
+    async def _send(self, task: CommandTask, target: Target, driver: MeterDriver) -> bool | None:
+        """True when the meter acknowledged, False when unknown, None when settled here."""
+        try:
+            await _dispatch(task, target, driver, self._mac)
+        except PurchaseRejected as exc:
+            count = exc.meter_count
+            answer = {"purchase_count": str(count), "note": f"meter refused: {exc.reason.value}"}
+            wanted = task.purchase_count
+            if (
+                exc.reason is PurchaseReason.DUPLICATE
+                and task.attempts > 0
+                and count is not None
+                and wanted is not None
+                and count >= wanted
+            ):
+                # An earlier attempt of this command landed (its reply was lost). On a
+                # first attempt a duplicate means the count was used elsewhere: a failure.
+                await self._db(finish, task.pk, CommandStatus.CONFIRMED, answer)
+            else:
+                await self._db(
+                    finish, task.pk, CommandStatus.FAILED, answer, FailureKind.TERMINAL, str(exc)
+                )
+            return None
+        except (TerminalDeviceError, KeyConfigError, ValueError) as exc:
+            await self._db(
+                finish, task.pk, CommandStatus.FAILED, {}, FailureKind.TERMINAL, str(exc)
+            )
+            return None
+        except RetryableDeviceError:
+            return False  # the outcome is unknown: read back before anything else
+        return True
+
+    async def _settle(
+        self, task: CommandTask, verdict: Verdict, state: MeterState | None, note: str
+    ) -> bool:
+        """Finish the command when the read-back decides it; False means send (again)."""
+        answer = _answer(state, note)
+        if verdict is Verdict.APPLIED:
+            await self._db(finish, task.pk, CommandStatus.CONFIRMED, answer)
+            return True
+        if verdict is Verdict.IMPOSSIBLE:
+            reason = (
+                f"meter purchase count {answer.get('purchase_count')} "
+                f"does not allow count {task.purchase_count}"
+            )
+            await self._db(
+                finish, task.pk, CommandStatus.FAILED, answer, FailureKind.TERMINAL, reason
+            )
+            return True
+        return False
+
+    def _mac(self, target: Target, amount_minor: int, count: int) -> bytes:
+        if self._master_key is None:
+            self._master_key = MasterKey.from_env()
+        key = self._master_key.meter_key(target.meter_number, target.key_version)
+        return purchase_mac(key, 0, count, amount_minor)
+
+
+async def _dispatch(
+    task: CommandTask,
+    target: Target,
+    driver: MeterDriver,
+    mac: Callable[[Target, int, int], bytes],
+) -> None:
+    """Send the command's frame(s)."""
+    payload, kind = task.payload, task.kind
+    if kind == CommandKind.TRIP:
+        await driver.trip()
+    elif kind == CommandKind.CLOSE:
+        await driver.close()
+    elif kind in (CommandKind.KEEP_POWER_ON, CommandKind.KEEP_POWER_OFF):
+        await driver.keep_power(kind == CommandKind.KEEP_POWER_ON)
+    elif kind == CommandKind.RESUME_PREPAID:
+        await driver.resume_prepaid()
+    elif kind == CommandKind.PUSH_CREDIT:
+        minor = Decimal(payload["amount"]).scaleb(2)
+        if minor != minor.to_integral_value() or task.purchase_count is None:
+            raise ValueError(f"amount {payload['amount']} is not a whole number of cents")
+        count = task.purchase_count
+        await driver.push_credit(int(minor), count, mac(target, int(minor), count))
+    elif kind == CommandKind.SET_PRICES:
+        await driver.set_prices(
+            Prices(*(Decimal(payload[k]) for k in ("sharp", "peak", "flat", "valley")))
+        )
+    elif kind == CommandKind.SET_ALARMS:
+        overdraft = payload.get("overdraft")
+        await driver.set_alarm_thresholds(
+            Decimal(payload["alarm1"]),
+            Decimal(payload["alarm2"]),
+            Decimal(overdraft) if overdraft is not None else None,
+        )
+    elif kind == CommandKind.TIME_SYNC:
+        await driver.sync_clock(timezone.now())
+    else:
+        raise ValueError(f"unknown command kind {kind!r}")
+
+
+async def _check(
+    task: CommandTask, driver: MeterDriver, *, acked: bool
+) -> tuple[Verdict, MeterState | None]:
+    """Read the meter back and judge the command against what it shows."""
+    if task.kind not in RELAY_KINDS and task.kind != CommandKind.PUSH_CREDIT:
+        # Absolute settings: an acknowledged write is applied; resending one is harmless.
+        return (Verdict.APPLIED if acked else Verdict.NOT_APPLIED), None
+    state = await driver.read_state()
+    read_control = getattr(driver, "read_control", None)
+    forced: ForcedMode | None = state.forced
+    if task.kind in RELAY_KINDS and forced is None and read_control is not None:
+        forced = await read_control()
+    return judge(task, state, forced, acked=acked), state
+
+
+def judge(
+    task: CommandTask, state: MeterState, forced: ForcedMode | None, *, acked: bool
+) -> Verdict:
+    """The verdict for ``task`` given what the meter shows (pure)."""
+    kind, relay = task.kind, state.relay_closed
+    if kind == CommandKind.PUSH_CREDIT:
+        count, wanted = state.purchase_count, task.purchase_count or 0
+        if count is None or count < wanted - 1:
+            return Verdict.IMPOSSIBLE
+        return Verdict.APPLIED if count >= wanted else Verdict.NOT_APPLIED
+    if kind == CommandKind.TRIP:
+        ok = relay is False and forced in (None, ForcedMode.FORCED_TRIP)
+    elif kind == CommandKind.KEEP_POWER_ON:
+        ok = forced is ForcedMode.KEEP_POWER if forced is not None else relay is True
+    elif forced is not None:
+        ok = forced is ForcedMode.PREPAID
+    elif kind == CommandKind.CLOSE:
+        ok = relay is True
+    else:  # the meter cannot show who holds the relay: trust its acknowledgement
+        ok = acked
+    return Verdict.APPLIED if ok else Verdict.NOT_APPLIED
+
+
+def _answer(state: MeterState | None, note: str) -> dict[str, str]:
+    if state is None:
+        return {"note": note}
+    return {
+        "note": note,
+        "purchase_count": str(state.purchase_count),
+        "relay_closed": str(state.relay_closed),
+        "remaining_credit": str(state.remaining_credit),
+    }

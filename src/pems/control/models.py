@@ -1,0 +1,149 @@
+"""Commands to meters: a durable queue the collector executes exactly once.
+
+A command moves ``pending → sent → confirmed | failed``. It is marked *sent*
+(and committed) before its frame goes on the bus, so after a crash a *sent*
+command is reconciled by reading the meter back, never resent blindly. A
+credit push carries the purchase count the meter must accept; the database
+refuses two pushes with the same count for one meter.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from pems.inventory.models import Meter, MeteringPoint
+
+
+class CommandKind(models.TextChoices):
+    TRIP = "trip", _("Trip")
+    CLOSE = "close", _("Close")
+    KEEP_POWER_ON = "keep_power_on", _("Keep power on")
+    KEEP_POWER_OFF = "keep_power_off", _("Keep power off")
+    RESUME_PREPAID = "resume_prepaid", _("Resume prepaid control")
+    PUSH_CREDIT = "push_credit", _("Push credit")
+    SET_PRICES = "set_prices", _("Set prices")
+    SET_ALARMS = "set_alarms", _("Set alarm thresholds")
+    TIME_SYNC = "time_sync", _("Synchronise clock")
+
+
+class CommandStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENT = "sent", _("Sent")
+    CONFIRMED = "confirmed", _("Confirmed")
+    FAILED = "failed", _("Failed")
+
+
+class FailureKind(models.TextChoices):
+    NONE = "", _("None")
+    RETRYABLE = "retryable", _("Retryable")
+    TERMINAL = "terminal", _("Terminal")
+
+
+#: Payload keys each kind needs; amounts are decimal strings, never floats.
+PAYLOAD_KEYS: dict[str, tuple[str, ...]] = {
+    CommandKind.PUSH_CREDIT: ("amount",),
+    CommandKind.SET_PRICES: ("sharp", "peak", "flat", "valley"),
+    CommandKind.SET_ALARMS: ("alarm1", "alarm2"),
+}
+
+
+class Command(models.Model):
+    """One command to one metering point, executed by the collector exactly once."""
+
+    command_id = models.UUIDField(_("command id"), default=uuid.uuid4, unique=True, editable=False)
+    point = models.ForeignKey(
+        MeteringPoint,
+        on_delete=models.PROTECT,
+        related_name="commands",
+        verbose_name=_("metering point"),
+    )
+    meter = models.ForeignKey(
+        Meter, on_delete=models.PROTECT, related_name="commands", verbose_name=_("meter")
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=CommandKind)
+    payload = models.JSONField(_("payload"), default=dict, blank=True)
+    purchase_count = models.PositiveIntegerField(_("purchase count"), null=True, blank=True)
+    idempotency_key = models.CharField(
+        _("idempotency key"), max_length=100, null=True, blank=True, unique=True
+    )
+    status = models.CharField(
+        _("status"), max_length=12, choices=CommandStatus, default=CommandStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    not_before = models.DateTimeField(_("not before"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+    answer = models.JSONField(_("meter's answer"), default=dict, blank=True)
+    failure_kind = models.CharField(
+        _("failure kind"), max_length=12, choices=FailureKind, default=FailureKind.NONE, blank=True
+    )
+    failure_reason = models.CharField(_("failure reason"), max_length=200, blank=True)
+    requested_by = models.CharField(_("requested by"), max_length=150, blank=True)
+
+    class Meta:
+        verbose_name = _("command")
+        verbose_name_plural = _("commands")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["status", "meter"], name="command_status_meter")]
+        constraints = [
+            # A metering point holds the purchase count (an ADF300 circuit counts its
+            # own); a push that failed for good frees its count for the next one.
+            models.UniqueConstraint(
+                fields=["meter", "point", "purchase_count"],
+                condition=Q(kind=CommandKind.PUSH_CREDIT) & ~Q(status=CommandStatus.FAILED),
+                name="command_unique_purchase_count",
+                violation_error_message=_("This meter already has a push with this count."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=CommandKind.PUSH_CREDIT) | Q(purchase_count__gte=1),
+                name="command_push_has_count",
+                violation_error_message=_("A credit push needs a purchase count of 1 or more."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} → {self.meter_id}/{self.point_id} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        """True until the command is confirmed or failed."""
+        return self.status in (CommandStatus.PENDING, CommandStatus.SENT)
+
+    def clean(self) -> None:
+        super().clean()
+        if self.point_id and self.meter_id and self.point.meter_id != self.meter_id:
+            raise ValidationError({"meter": _("The metering point is on another meter.")})
+        errors = payload_errors(self.kind, self.payload)
+        if errors:
+            raise ValidationError({"payload": errors})
+
+
+def payload_errors(kind: str, payload: object) -> list[str]:
+    """What is wrong with ``payload`` for a command of ``kind`` (empty when fine)."""
+    if not isinstance(payload, dict):
+        return [str(_("The payload must be an object."))]
+    errors = []
+    for key in PAYLOAD_KEYS.get(kind, ()):
+        value = payload.get(key)
+        if not isinstance(value, str):
+            errors.append(f"{key}: " + str(_("a decimal amount as a string is required")))
+            continue
+        try:
+            amount = Decimal(value)
+        except InvalidOperation:
+            errors.append(f"{key}: " + str(_("not a decimal number")))
+            continue
+        if (
+            not amount.is_finite()
+            or amount < 0
+            or (kind == CommandKind.PUSH_CREDIT and amount == 0)
+        ):
+            errors.append(f"{key}: " + str(_("must be a positive amount")))
+    return errors

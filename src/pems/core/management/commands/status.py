@@ -1,0 +1,55 @@
+"""`pems status`: reading freshness per site and gateway, offline points, the command queue."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from pems.collector.health import command_health, gateway_health
+
+
+def _age(age: timedelta | None) -> str:
+    return "never" if age is None else f"{age.total_seconds():.0f} s"
+
+
+class Command(BaseCommand):
+    help = "Show reading freshness, offline points and the command queue."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        now = timezone.now()
+        rows = gateway_health()
+        sites: dict[str, list[Any]] = {}
+        for row in rows:
+            sites.setdefault(row.site, []).append(row)
+        for site, gateways in sites.items():
+            ages = [g.oldest_age(now) for g in gateways if g.points]
+            known = [a for a in ages if a is not None]
+            worst = max(known) if known and len(known) == len(ages) else None
+            points = sum(g.points for g in gateways)
+            online = sum(g.online for g in gateways)
+            self.stdout.write(
+                f"{site}: {points} points, {online} online, {points - online} offline or unread; "
+                f"oldest reading {_age(worst)}"
+            )
+            for g in gateways:
+                sweep = f"{g.last_sweep_ms} ms" if g.last_sweep_ms is not None else "-"
+                self.stdout.write(
+                    f"  {g.name:<16} {g.endpoint:<22} {g.online:>4}/{g.points:<4} online  "
+                    f"never read {g.never_read:<4} oldest {_age(g.oldest_age(now)):>8}  "
+                    f"last sweep {sweep}"
+                )
+        if not rows:
+            self.stdout.write("No enabled gateways.")
+        commands = command_health()
+        latency = (
+            f"{commands.median_latency.total_seconds():.2f} s"
+            if commands.median_latency is not None
+            else "-"
+        )
+        self.stdout.write(
+            f"Commands: {commands.pending} pending, {commands.sent} sent awaiting confirmation, "
+            f"{commands.failed_last_day} failed in the last day; median latency {latency}"
+        )

@@ -1,0 +1,83 @@
+"""Freshness exported over HTTP in Prometheus text, and `pems status` from the database."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from pems.collector.config import CollectorConfig
+from pems.collector.service import Collector
+from pems.control import actions
+from pems.control.models import CommandKind
+from tests.collector.conftest import SimThread, install
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def scrape(port: int) -> str:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    await writer.drain()
+    body = await reader.read()
+    writer.close()
+    return body.decode()
+
+
+def test_the_metrics_endpoint_reports_freshness_per_gateway(plaza_sim: SimThread) -> None:
+    install(plaza_sim)
+    plaza_sim.meter("GW-S7", 2).faults.dead = True
+    collector = Collector(
+        CollectorConfig(timeout=0.3, min_period=0.2, flush_seconds=0.05, backoff_base=0.01)
+    )
+
+    async def run() -> str:
+        stop = asyncio.Event()
+        task = asyncio.create_task(collector.run(stop=stop, metrics_port=0))
+
+        def ready() -> bool:
+            s7 = [w for w in collector.workers if w.spec.name == "GW-S7"]
+            swept = all(w.counters.sweeps >= 2 for w in collector.workers)
+            return bool(s7) and swept and s7[0].counters.failures >= 2
+
+        while not ready():
+            await asyncio.sleep(0.02)
+        page = await scrape(collector.metrics_port or 0)
+        stop.set()
+        await task
+        return page
+
+    page = asyncio.run(run())
+
+    assert page.startswith("HTTP/1.1 200 OK")
+    assert "# TYPE pems_oldest_reading_age_seconds gauge" in page
+    ages = re.findall(
+        r'pems_oldest_reading_age_seconds\{site="Plaza",gateway="GW-[^"]+"\} (\S+)', page
+    )
+    assert len(ages) == 9
+    assert all(0 <= float(age) < 30 for age in ages)
+    online = re.search(r'pems_points_online\{site="Plaza",gateway="GW-S7"\} (\d+)', page)
+    assert online is not None
+    assert online[1] == "26", page
+    assert re.search(r'pems_points_online\{site="Plaza",gateway="GW-S1"\} 2[67]', page)
+    assert "pems_command_queue_depth 0" in page
+
+
+def test_status_prints_freshness_offline_points_and_the_queue(plaza_sim: SimThread) -> None:
+    points = install(plaza_sim)
+    plaza_sim.meter("GW-S8", 5).faults.dead = True
+    from tests.collector.conftest import collect
+
+    collect(sweeps=2, backoff_base=0.001)
+    actions.enqueue(points[("GW-S1", 1)], CommandKind.TRIP)
+    out = StringIO()
+
+    call_command("status", stdout=out)
+
+    text = out.getvalue()
+    assert "Plaza: 242 points, 241 online, 1 offline or unread" in text
+    assert re.search(r"GW-S8 .* 26/27 +online +never read 1 ", text)
+    assert "Commands: 1 pending, 0 sent" in text
