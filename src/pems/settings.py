@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "pems.inventory",
     "pems.accounts",
     "pems.ledger",
+    "pems.billing",
     "pems.metering",
     "pems.control",
 ]

@@ -45,4 +45,3 @@ def check_entry(lines: Sequence[Line]) -> str:
         detail = ", ".join(f"{line.account} {line.amount}" for line in lines)
         raise UnbalancedEntryError(f"entry does not balance (sum {total}): {detail}")
     return lines[0].amount.currency
-

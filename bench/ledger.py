@@ -1,0 +1,229 @@
+"""Benchmarks of the prepaid core (figures go to docs/benchmarks.md).
+
+    python bench/ledger.py recharge [--seconds 10] [--threads 8] [--rate 100]
+    python bench/ledger.py settle [--points 100] [--readings-per-point 10000]
+
+``recharge`` measures cashier recharges through the recharge action (one
+transaction each: account lock, ledger rows locked in key order, postings,
+audit): throughput with N threads, then latency percentiles at a paced rate.
+``settle`` stores interval readings for N points, prices them all under a TOU
+tariff with monthly tiers (settlement action, cursor by cursor), and compares
+with the time the database takes merely to scan the same rows.
+
+Set PEMS_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/pems_bench
+for PostgreSQL; the default is a scratch SQLite file under var/bench/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import multiprocessing
+import os
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+from _setup import Progress, setup_django
+
+TOU_TIERED = """
+name = "Bench TOU tiered"
+currency = "CNY"
+unit = "kWh"
+timezone = "Asia/Shanghai"
+billing_cycle = "month"
+
+[[versions]]
+id = "v1"
+effective_from = 2025-01-01
+prices = { peak = 1.1053, flat = 0.6632, valley = 0.2981 }
+tiers = [{ up_to = 200, surcharge = 0 }, { up_to = 400, surcharge = 0.05 }, { surcharge = 0.30 }]
+
+[versions.tou.days.normal]
+periods = [
+    { start = "22:00", end = "08:00", rate = "valley" },
+    { start = "08:00", end = "17:00", rate = "flat" },
+    { start = "17:00", end = "22:00", rate = "peak" },
+]
+
+[versions.tou.default]
+workday = "normal"
+weekend = "normal"
+holiday = "normal"
+"""
+
+
+def make_accounts(count: int, label: str):
+    from pems.accounts import actions
+    from pems.inventory.models import Gateway, Meter, MeteringPoint, MeterModel, Site
+    from pems.inventory.models.catalogue import sync_catalogue
+
+    sync_catalogue()
+    from pems.accounts.models import Tenant
+
+    site = Site.objects.create(name=f"bench {label} {time.time_ns()}")
+    model = MeterModel.objects.get(code="DTSY1352-NK")
+    accounts = []
+    gateway = None
+    for n in range(count):
+        if n % 200 == 0:
+            gateway = Gateway.objects.create(
+                site=site,
+                name=f"g{n}",
+                host="127.0.0.1",
+                port=30000 + n // 200 + site.pk * 600,
+                protocol="modbus-rtu-over-tcp",
+            )
+        meter = Meter.objects.create(
+            gateway=gateway, address=n % 200 + 1, number=f"{site.pk:04d}{n:08d}", model=model
+        )
+        point = MeteringPoint.objects.create(meter=meter, phases=3, fee_control="server-side")
+        tenant = Tenant.objects.create(site=site, name=f"t{n}", mobile="13800138000")
+        accounts.append(actions.open_account(tenant, [point], actor="bench"))
+    return site, accounts
+
+
+_ACCOUNTS: list = []  # set before the worker processes fork
+
+
+def _recharge_one(index: int, key: str) -> float:
+    from pems.accounts import actions
+    from pems.domain.money import Money
+
+    started = time.perf_counter()
+    account = _ACCOUNTS[index % len(_ACCOUNTS)]
+    actions.recharge(account, Money(Decimal("10.00"), "CNY"), "cash", "bench", key)
+    return time.perf_counter() - started
+
+
+def _saturate(job: tuple[int, float]) -> int:
+    from django.db import connection
+
+    worker, seconds = job
+    done, deadline = 0, time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            _recharge_one(worker * 4 + done % 4, f"{os.getpid()}-{worker}-{done}")
+            done += 1
+    finally:
+        connection.close()
+    return done
+
+
+def bench_recharge(seconds: float, processes: int, threads: int, rate: float) -> None:
+    from django.db import connection
+
+    _, accounts = make_accounts(max(processes, threads) * 4, "recharge")
+    _ACCOUNTS[:] = accounts
+    # Processes, as gunicorn serves the API: threads alone share one core (the GIL).
+    connection.close()
+    started = time.monotonic()
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        total = sum(pool.map(_saturate, [(w, seconds) for w in range(processes)]))
+    elapsed = time.monotonic() - started
+    print(
+        f"recharge throughput: {total / elapsed:,.0f}/s "
+        f"({total:,} recharges, {processes} processes, {elapsed:.1f} s)"
+    )
+
+    interval, n = 1 / rate, int(rate * seconds)
+    next_at = time.monotonic()
+    with ThreadPoolExecutor(threads) as pool:
+        futures = []
+        for i in range(n):
+            time.sleep(max(0.0, next_at - time.monotonic()))
+            futures.append(pool.submit(_recharge_one, i, f"paced-{time.time_ns()}-{i}"))
+            next_at += interval
+        latencies = [f.result() for f in futures]
+    cuts = statistics.quantiles(latencies, n=100)
+    print(
+        f"recharge latency at {rate:.0f}/s: p50 {cuts[49] * 1000:.1f} ms, "
+        f"p99 {cuts[98] * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms ({n:,} recharges)"
+    )
+
+
+def bench_settle(points: int, per_point: int) -> None:
+    from django.db import connection
+
+    from pems.billing.settlement import settle_point
+    from pems.billing.tariffs import assign_tariff, create_tariff
+    from pems.ledger.verify import ledger_problems
+    from pems.metering.models import IntervalReading
+
+    site, accounts = make_accounts(points, "settle")
+    tariff = create_tariff(site, "tou-tiered", TOU_TIERED, "bench")
+    start = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    progress = Progress("storing readings", points * per_point)
+    stored = 0
+    for account in accounts:
+        assign_tariff(account, tariff, start, "bench")
+        account.links.update(attached_at=start)
+        point = account.metering_points.get()
+        rows = [
+            IntervalReading(
+                point=point,
+                interval_start=start + dt.timedelta(minutes=15 * i),
+                read_at=start + dt.timedelta(minutes=15 * i),
+                energy_total=Decimal(i) * Decimal("0.250"),
+            )
+            for i in range(per_point)
+        ]
+        IntervalReading.objects.bulk_create(rows, batch_size=5000)
+        stored += per_point
+        progress.update(stored)
+    ids = [a.metering_points.get().pk for a in accounts]
+    with connection.cursor() as cursor:
+        table = IntervalReading._meta.db_table
+        began = time.perf_counter()
+        cursor.execute(
+            f"SELECT count(*), sum(energy_total) FROM {table} WHERE point_id = ANY(%s)"
+            if connection.vendor == "postgresql"
+            else f"SELECT count(*), sum(energy_total) FROM {table}",
+            [ids] if connection.vendor == "postgresql" else [],
+        )
+        scanned = cursor.fetchone()[0]
+        scan = time.perf_counter() - began
+    began = time.perf_counter()
+    progress = Progress("settling points", points)
+    for index, account in enumerate(accounts, start=1):
+        point = account.metering_points.get()
+        settle_point(account, point, "bench")  # baseline cursor
+        while settle_point(account, point, "bench") is not None:
+            pass
+        progress.update(index)
+    settle = time.perf_counter() - began
+    total = points * per_point
+    print(f"scan of {scanned:,} readings by {connection.vendor}: {scan:.2f} s")
+    print(
+        f"settlement of {total:,} readings (TOU + tiers): {settle:.1f} s = "
+        f"{total / settle:,.0f} readings/s, {settle / max(scan, 1e-6):.0f}x the scan"
+    )
+    problems = ledger_problems()
+    print(f"ledger verification: {'sound' if not problems else problems[:3]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="what", required=True)
+    recharge = sub.add_parser("recharge")
+    recharge.add_argument("--seconds", type=float, default=10)
+    recharge.add_argument("--processes", type=int, default=4)
+    recharge.add_argument("--threads", type=int, default=8)
+    recharge.add_argument("--rate", type=float, default=100)
+    settle = sub.add_parser("settle")
+    settle.add_argument("--points", type=int, default=100)
+    settle.add_argument("--readings-per-point", type=int, default=10_000)
+    args = parser.parse_args()
+    url = setup_django(f"{args.what}.sqlite3")
+    print(f"database: {url}")
+    if args.what == "recharge":
+        bench_recharge(args.seconds, args.processes, args.threads, args.rate)
+    else:
+        bench_settle(args.points, args.readings_per_point)
+
+
+if __name__ == "__main__":
+    main()

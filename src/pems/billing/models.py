@@ -1,0 +1,196 @@
+"""Tariffs and their revisions, which tariff an account pays under, settlement
+cursors, and the prepaid state (alarm level) with its events."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from pems.accounts.models import Account
+from pems.core.fields import FixedPointField
+from pems.core.models import TimestampedModel, money_field
+from pems.inventory.choices import Utility
+from pems.inventory.models import MeteringPoint, Site
+
+ENERGY_PLACES = 3
+#: Sub-cent money carried between settlement runs; exact to 1e-12 of the currency.
+RESIDUE_PLACES = 12
+
+
+class Tariff(TimestampedModel):
+    """A named, versioned price list of a site, kept as a TOML document.
+
+    The document format is docs/tariffs.md; each change is a new
+    :class:`TariffRevision`, and a revision may only add versions that start
+    in the future — a price change never rewrites past consumption.
+    """
+
+    site = models.ForeignKey(
+        Site, on_delete=models.PROTECT, related_name="tariffs", verbose_name=_("site")
+    )
+    name = models.CharField(_("name"), max_length=100)
+    utility = models.CharField(
+        _("utility"), max_length=16, choices=Utility, default=Utility.ELECTRICITY
+    )
+    document = models.TextField(_("tariff document (TOML)"), editable=False)
+
+    class Meta:
+        verbose_name = _("tariff")
+        verbose_name_plural = _("tariffs")
+        ordering = ["site", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "name"], name="tariff_unique_name_in_site")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TariffRevision(models.Model):
+    """One saved state of a tariff document: who changed it, when and why. Never edited."""
+
+    tariff = models.ForeignKey(
+        Tariff, on_delete=models.PROTECT, related_name="revisions", verbose_name=_("tariff")
+    )
+    document = models.TextField(_("tariff document (TOML)"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason = models.TextField(_("reason"), blank=True)
+
+    class Meta:
+        verbose_name = _("tariff revision")
+        verbose_name_plural = _("tariff revisions")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.tariff} @ {self.created_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise PermissionError("Tariff revisions are append-only; save a new revision.")
+        super().save(*args, **kwargs)
+
+
+class AccountTariff(models.Model):
+    """From ``effective_from`` on, an account pays under ``tariff``."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="tariffs", verbose_name=_("account")
+    )
+    tariff = models.ForeignKey(
+        Tariff, on_delete=models.PROTECT, related_name="accounts", verbose_name=_("tariff")
+    )
+    effective_from = models.DateTimeField(_("effective from"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("account tariff")
+        verbose_name_plural = _("account tariffs")
+        ordering = ["account", "effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "effective_from"], name="account_tariff_unique_start"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} → {self.tariff} from {self.effective_from:%Y-%m-%d}"
+
+    def clean(self) -> None:
+        super().clean()
+        if (
+            self.account_id
+            and self.tariff_id
+            and (self.tariff.site_id != self.account.tenant.site_id)
+        ):
+            raise ValidationError({"tariff": _("The tariff belongs to another site.")})
+
+
+class SettlementCursor(models.Model):
+    """How far a server-side metering point has been charged to an account.
+
+    ``last_total`` (and the TOU registers) is the meter reading at
+    ``settled_until``: the next settlement charges from there, so each kWh is
+    charged once. ``residue`` carries the sub-cent remainder of rounding.
+    """
+
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="cursors", verbose_name=_("account")
+    )
+    point = models.ForeignKey(
+        MeteringPoint,
+        on_delete=models.PROTECT,
+        related_name="cursors",
+        verbose_name=_("metering point"),
+    )
+    settled_until = models.DateTimeField(_("settled until"))
+    last_total = FixedPointField(_("last total"), decimal_places=ENERGY_PLACES)
+    last_sharp = FixedPointField(_("last sharp"), decimal_places=ENERGY_PLACES, null=True)
+    last_peak = FixedPointField(_("last peak"), decimal_places=ENERGY_PLACES, null=True)
+    last_flat = FixedPointField(_("last flat"), decimal_places=ENERGY_PLACES, null=True)
+    last_valley = FixedPointField(_("last valley"), decimal_places=ENERGY_PLACES, null=True)
+    cycle_start = models.DateField(_("tier cycle start"), null=True)
+    cycle_used = FixedPointField(_("used in tier cycle"), decimal_places=6, default=Decimal(0))
+    residue = FixedPointField(
+        _("rounding residue"), decimal_places=RESIDUE_PLACES, default=Decimal(0)
+    )
+
+    class Meta:
+        verbose_name = _("settlement cursor")
+        verbose_name_plural = _("settlement cursors")
+        constraints = [
+            models.UniqueConstraint(fields=["account", "point"], name="settlement_cursor_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}/{self.point_id} until {self.settled_until:%Y-%m-%d %H:%M}"
+
+
+class PrepaidState(models.Model):
+    """The alarm level an account was last seen at, so each change is announced once."""
+
+    account = models.OneToOneField(
+        Account, on_delete=models.CASCADE, related_name="prepaid_state", verbose_name=_("account")
+    )
+    alarm = models.PositiveSmallIntegerField(_("alarm level"), default=0)
+    balance = money_field(_("balance when decided"), default=Decimal("0.00"))
+    decided_at = models.DateTimeField(_("decided at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("prepaid state")
+        verbose_name_plural = _("prepaid states")
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: alarm {self.alarm}"
+
+
+class PrepaidEvent(models.Model):
+    """An alarm raised or cleared, or a trip/close requested by the prepaid policy."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="prepaid_events", verbose_name=_("account")
+    )
+    point = models.ForeignKey(
+        MeteringPoint, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(_("kind"), max_length=24)
+    alarm = models.PositiveSmallIntegerField(_("alarm level"))
+    balance = money_field(_("balance"))
+    reason = models.CharField(_("reason"), max_length=200)
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("prepaid event")
+        verbose_name_plural = _("prepaid events")
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.kind} ({self.account_id})"

@@ -1,0 +1,134 @@
+"""Apply the prepaid policy to an account: alarm events once, trip/close commands once.
+
+The decision itself is pure (``pems.domain.policy``); this module gathers its
+inputs (balance, thresholds, keep-power, relay state, commands in flight),
+records the alarm level and events, and queues relay commands through
+``pems.control.actions``. Run it after anything that moves a balance.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.utils import timezone
+
+from pems.accounts.models import Account
+from pems.billing.models import PrepaidEvent, PrepaidState
+from pems.control import actions as control
+from pems.control.models import Command, CommandKind, CommandStatus
+from pems.domain.calendar import DayCalendar
+from pems.domain.money import Money
+from pems.domain.policy import (
+    AlarmLevel,
+    KeepPower,
+    PolicyState,
+    RelayCommand,
+    RelayState,
+    Thresholds,
+    decide,
+)
+from pems.inventory.choices import FeeControl
+from pems.inventory.models import MeteringPoint
+from pems.ledger import chart
+
+_RELAY_KINDS = {CommandKind.TRIP: RelayCommand.TRIP, CommandKind.CLOSE: RelayCommand.CLOSE}
+_IN_FLIGHT = [CommandStatus.PENDING, CommandStatus.SENT]
+
+
+def thresholds_of(account: Account) -> Thresholds:
+    currency = account.tenant.site.currency
+    values = account.effective_thresholds()
+    return Thresholds(
+        alarm_1=Money(values["alarm1"], currency),
+        alarm_2=Money(values["alarm2"], currency),
+        overdraft_limit=Money(values["overdraft"], currency),
+        reconnect_minimum=Money(values["reconnect"], currency),
+    )
+
+
+@transaction.atomic
+def apply_policy(
+    account: Account, now: datetime | None = None, actor: Any = "policy"
+) -> list[Command]:
+    """Decide and act for every server-side point of an open account; returns queued commands."""
+    now = now or timezone.now()
+    locked = (
+        Account.objects.select_for_update(no_key=True)
+        .select_related("tenant__site")
+        .get(pk=account.pk)
+    )
+    if not locked.is_open:
+        return []
+    site = locked.tenant.site
+    wallet = chart.wallet(locked)
+    balance = Money(wallet.balance, wallet.currency)
+    state, _ = PrepaidState.objects.select_for_update().get_or_create(account=locked)
+    thresholds = thresholds_of(locked)
+    keep = KeepPower(always=locked.keep_power)
+    queued: list[Command] = []
+    level = AlarmLevel(state.alarm)
+    points = MeteringPoint.objects.filter(
+        account_links__account=locked,
+        account_links__released_at__isnull=True,
+        fee_control=FeeControl.SERVER_SIDE,
+    ).select_related("state")
+    for point in points:
+        relay, pending = relay_of(point)
+        decision = decide(
+            PolicyState(balance, relay, level, pending),
+            thresholds,
+            keep,
+            now,
+            ZoneInfo(site.time_zone),
+            DayCalendar(),
+        )
+        for event in decision.events:  # alarm changes come with the first point only
+            PrepaidEvent.objects.create(
+                account=locked,
+                point=None if event.kind.startswith("alarm") else point,
+                kind=event.kind,
+                alarm=event.alarm,
+                balance=event.balance.amount,
+                reason=event.reason[:200],
+                at=now,
+            )
+        if decision.command is not None:
+            kind = CommandKind.TRIP if decision.command is RelayCommand.TRIP else CommandKind.CLOSE
+            queued.append(
+                control.enqueue(point, kind, actor=actor, reason=decision.events[-1].reason)
+            )
+        level = decision.alarm
+    PrepaidState.objects.filter(pk=state.pk).update(
+        alarm=level, balance=balance.amount, decided_at=now
+    )
+    return queued
+
+
+def relay_of(point: MeteringPoint) -> tuple[RelayState, RelayCommand | None]:
+    """The relay state as best known, and the relay command in flight (if any).
+
+    A command confirmed after the last reading is newer knowledge than the
+    reading; unknown state counts as closed (as an installer leaves a meter).
+    """
+    state = getattr(point, "state", None)
+    relay = RelayState.CLOSED
+    if state is not None and state.relay_closed is not None:
+        relay = RelayState.CLOSED if state.relay_closed else RelayState.OPEN
+    latest = (
+        Command.objects.filter(point=point, kind__in=list(_RELAY_KINDS))
+        .exclude(status=CommandStatus.FAILED)
+        .order_by("-pk")
+        .first()
+    )
+    if latest is None:
+        return relay, None
+    command = _RELAY_KINDS[CommandKind(latest.kind)]
+    if latest.status in _IN_FLIGHT:
+        return relay, command
+    read_at = state.read_at if state is not None else None
+    if latest.completed_at and (read_at is None or latest.completed_at > read_at):
+        relay = command.target
+    return relay, None

@@ -1,0 +1,142 @@
+"""Meter replacement (换表): a new meter takes over a metering point without losing a kWh or a cent.
+
+The old meter's final reading closes its account of energy: server-side
+points are settled up to it, meter-side points have their spending booked up
+to its final remaining credit. The new meter's first reading becomes the
+cursor's baseline, and on a meter-side point the credit the old meter still
+held is pushed to the new one (its purchase count starting from the new
+meter's own). The metering point, its accounts and its history stay the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from pems.accounts.models import Account
+from pems.audit.log import record
+from pems.billing import credit
+from pems.billing.models import SettlementCursor
+from pems.billing.settlement import charge_up_to
+from pems.control import actions as control
+from pems.control.models import Command, CommandKind
+from pems.domain.money import Money
+from pems.inventory.choices import FeeControl
+from pems.inventory.models import Meter, MeteringPoint
+
+
+@dataclass(frozen=True)
+class FinalReading:
+    """What the electrician reads off the old meter (and the new one) at the exchange."""
+
+    total: Decimal
+    remaining_credit: Decimal | None = None  # meter-side: credit left on the old meter
+
+
+@dataclass(frozen=True)
+class Replacement:
+    new_meter: Meter
+    charged: Money | None
+    carried_credit: Money | None
+    push: Command | None
+
+
+@transaction.atomic
+def replace_meter(
+    point: MeteringPoint,
+    new_number: str,
+    old: FinalReading,
+    new_initial_total: Decimal,
+    actor: Any,
+    reason: str,
+    at: datetime | None = None,
+    new_purchase_count: int = 0,
+) -> Replacement:
+    """Swap the point's meter for a new one with ``new_number`` at instant ``at``."""
+    at = at or timezone.now()
+    # Lock order as everywhere: the paying account, then the metering point.
+    account = Account.objects.filter(
+        links__metering_point=point, links__released_at__isnull=True
+    ).first()
+    if account is not None:
+        account = Account.objects.select_for_update(no_key=True).get(pk=account.pk)
+    locked = MeteringPoint.objects.select_for_update().select_related("meter").get(pk=point.pk)
+    old_meter = locked.meter
+    if old_meter.address_count > 1:
+        raise ValueError(f"meter {old_meter.number} is a multi-circuit box: replace it as a box")
+    old_meter.removed_on = timezone.localdate(at)
+    old_meter.full_clean()
+    old_meter.save(update_fields=["removed_on", "updated_at"])
+    new_meter = Meter(
+        gateway=old_meter.gateway,
+        address=old_meter.address,
+        number=new_number,
+        model=old_meter.model,
+        location=old_meter.location,
+        ct_ratio=old_meter.ct_ratio,
+        pt_ratio=old_meter.pt_ratio,
+        installed_on=timezone.localdate(at),
+    )
+    new_meter.full_clean()
+    new_meter.save()
+    MeteringPoint.objects.filter(pk=locked.pk).update(meter=new_meter)
+    charged = carried = push = None
+    if account is not None and locked.fee_control == FeeControl.SERVER_SIDE:
+        charged = charge_up_to(account, locked, at, old.total, actor)
+        SettlementCursor.objects.update_or_create(
+            account=account,
+            point=locked,
+            defaults={
+                "settled_until": at,
+                "last_total": new_initial_total,
+                **dict.fromkeys(["last_sharp", "last_peak", "last_flat", "last_valley"]),
+            },
+        )
+    elif account is not None:
+        carried, push = _carry_credit(account, locked, new_meter, old, actor, new_purchase_count)
+    record(
+        actor,
+        "meter.replace",
+        locked,
+        {
+            "meter": [old_meter.number, new_number],
+            "old_final_total": str(old.total),
+            "new_initial_total": str(new_initial_total),
+            "old_remaining_credit": str(old.remaining_credit),
+        },
+        reason,
+    )
+    return Replacement(new_meter, charged, carried, push)
+
+
+def _carry_credit(
+    account: Account,
+    point: MeteringPoint,
+    new_meter: Meter,
+    old: FinalReading,
+    actor: Any,
+    count: int,
+) -> tuple[Money, Command | None]:
+    """Book the old meter's spending, then push what it still held to the new meter."""
+    if old.remaining_credit is None:
+        raise ValueError("a meter-side exchange needs the old meter's remaining credit")
+    booked = credit.book_spending(account, point, old.remaining_credit, actor, {"exchange": True})
+    currency = account.tenant.site.currency
+    carried = Money(min(old.remaining_credit, booked.expected), currency)
+    push = None
+    if carried.amount > 0:
+        push = control.enqueue(
+            point,
+            CommandKind.PUSH_CREDIT,
+            {"amount": str(carried.amount)},
+            purchase_count=count + 1,
+            idempotency_key=f"exchange:{point.pk}:{new_meter.pk}",
+            actor=actor,
+            reason="credit carried to the replacement meter",
+        )
+    return carried, push

@@ -1,0 +1,266 @@
+"""Server-side settlement: charge each new kWh (m³) of a metering point once.
+
+A cursor per (account, metering point) remembers the last reading charged.
+Each run prices the readings after it with the account's tariff (TOU, tiers,
+fixed charges; ``pems.domain.pricing``), posts one settlement entry, and moves
+the cursor — in one transaction, under the account's lock. Sub-cent results
+are carried in the cursor's residue, so frequent runs neither lose nor invent
+money. A total that goes backwards (rollover, replaced meter) stops the run
+at that reading until the replacement action rebases the cursor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from django.db import transaction
+
+from pems.accounts.models import Account, AccountMeteringPoint
+from pems.billing.models import RESIDUE_PLACES, AccountTariff, SettlementCursor, Tariff
+from pems.billing.tariffs import priced, tariff_at
+from pems.domain.money import Money, round_money
+from pems.domain.pricing import MeterReading, intervals_from_readings, price
+from pems.domain.quantities import Quantity, Unit
+from pems.domain.tiers import CycleState
+from pems.domain.tou import Rate
+from pems.inventory.choices import FeeControl
+from pems.inventory.models import MeteringPoint
+from pems.ledger import chart
+from pems.ledger.models import JournalEntry
+from pems.ledger.posting import post
+from pems.metering.models import IntervalReading, PointState
+
+#: Readings priced per run and point; a long offline gap is settled over several runs.
+BATCH = 2000
+RESIDUE_QUANTUM = Decimal(1).scaleb(-RESIDUE_PLACES)
+_REGISTERS = {"sharp": Rate.SHARP, "peak": Rate.PEAK, "flat": Rate.FLAT, "valley": Rate.VALLEY}
+
+
+class SettlementBlocked(RuntimeError):
+    """A point cannot be settled yet (no tariff, a total went backwards); says why."""
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What one run charged for one point."""
+
+    point_id: int
+    entry: JournalEntry | None
+    quantity: Decimal
+    amount: Money
+    until: datetime
+
+
+def settle_account(account: Account, actor: Any = "settlement") -> list[Settled]:
+    """Settle every server-side metering point the account pays for."""
+    points = MeteringPoint.objects.filter(
+        account_links__account=account,
+        account_links__released_at__isnull=True,
+        fee_control=FeeControl.SERVER_SIDE,
+    )
+    results = []
+    for point in points:
+        if (done := settle_point(account, point, actor)) is not None:
+            results.append(done)
+    return results
+
+
+@transaction.atomic
+def settle_point(
+    account: Account, point: MeteringPoint, actor: Any = "settlement"
+) -> Settled | None:
+    """Charge the account for the point's readings after its cursor; None if nothing new."""
+    locked, cursor = _lock(account, point)
+    if cursor is None:
+        _open_cursor(locked, point)
+        return None
+    tariff_row = _tariff(locked, cursor)
+    readings = _readings_to_price(cursor, locked, priced(tariff_row).unit)
+    if not readings:
+        return None
+    return _charge(locked, cursor, readings, tariff_row, actor)
+
+
+@transaction.atomic
+def charge_up_to(
+    account: Account, point: MeteringPoint, at: datetime, total: Decimal, actor: Any
+) -> Money | None:
+    """Settle up to a final reading ``total`` taken at ``at`` (a meter exchange)."""
+    locked, cursor = _lock(account, point)
+    if cursor is None:
+        return None
+    tariff_row = _tariff(locked, cursor)
+    unit = priced(tariff_row).unit
+    rows = IntervalReading.objects.filter(
+        point=point, read_at__gt=cursor.settled_until, read_at__lt=at
+    ).order_by("read_at")
+    final = MeterReading(at, Quantity(total, unit))
+    settled = _charge(
+        locked,
+        cursor,
+        [*(_reading(r.read_at, r, unit, "energy_") for r in rows), final],
+        tariff_row,
+        actor,
+    )
+    return settled.amount
+
+
+def _lock(account: Account, point: MeteringPoint) -> tuple[Account, SettlementCursor | None]:
+    locked = (
+        Account.objects.select_for_update(no_key=True)
+        .select_related("tenant__site")
+        .get(pk=account.pk)
+    )
+    cursor = (
+        SettlementCursor.objects.select_for_update(no_key=True)
+        .filter(account=locked, point=point)
+        .first()
+    )
+    return locked, cursor
+
+
+def _tariff(account: Account, cursor: SettlementCursor) -> Tariff:
+    tariff_row = tariff_at(account, cursor.settled_until)
+    if tariff_row is None:
+        raise SettlementBlocked(f"account {account.pk} has no tariff at {cursor.settled_until}")
+    return tariff_row
+
+
+def _charge(
+    account: Account,
+    cursor: SettlementCursor,
+    readings: Sequence[MeterReading],
+    tariff_row: Tariff,
+    actor: Any,
+) -> Settled:
+    """Price readings after the cursor, post the charge, advance the cursor."""
+    tariff = priced(tariff_row)
+    history = _up_to_backwards_step(
+        [_reading(cursor.settled_until, cursor, tariff.unit, "last_"), *readings]
+    )
+    if len(history) < 2:
+        raise SettlementBlocked(
+            f"point {cursor.point_id}: total went backwards after "
+            f"{cursor.settled_until.isoformat()}; record the meter replacement or rollover"
+        )
+    cycle = (
+        CycleState(cursor.cycle_start, Quantity(cursor.cycle_used, tariff.unit))
+        if cursor.cycle_start
+        else None
+    )
+    charges = price(intervals_from_readings(history), tariff, cycle)
+    exact = cursor.residue + charges.exact_total
+    amount = round_money(exact, tariff.currency)
+    site = account.tenant.site
+    entry = None
+    if amount.amount:
+        entry = post(
+            site_id=site.pk,
+            kind=JournalEntry.Kind.SETTLEMENT,
+            lines=[
+                (chart.wallet(account), -amount),
+                (chart.revenue(site, tariff_row.utility), amount),
+            ],
+            actor=actor,
+            account_id=account.pk,
+            idempotency_key=f"settle:{cursor.pk}:{cursor.settled_until.isoformat()}",
+            memo={
+                "point": cursor.point_id,
+                "from": cursor.settled_until.isoformat(),
+                "to": history[-1].at.isoformat(),
+                "quantity": str(charges.energy.amount),
+                "tariff": tariff_row.name,
+            },
+        ).entry
+    _advance(cursor, history[-1], charges.cycle, exact - amount.amount)
+    return Settled(cursor.point_id, entry, charges.energy.amount, amount, history[-1].at)
+
+
+def _open_cursor(account: Account, point: MeteringPoint) -> None:
+    """Start charging from the last reading at attachment (or the first after it)."""
+    attached = (
+        AccountMeteringPoint.objects.filter(account=account, metering_point=point)
+        .order_by("-attached_at")
+        .values_list("attached_at", flat=True)
+        .first()
+    )
+    readings = IntervalReading.objects.filter(point=point)
+    base = (
+        readings.filter(read_at__lte=attached).order_by("-read_at").first()
+        or readings.filter(read_at__gt=attached).order_by("read_at").first()
+    )
+    if base is None:
+        return
+    SettlementCursor.objects.create(
+        account=account,
+        point=point,
+        settled_until=base.read_at,
+        **{f"last_{name}": getattr(base, f"energy_{name}") for name in ["total", *_REGISTERS]},
+    )
+
+
+def _readings_to_price(
+    cursor: SettlementCursor, account: Account, unit: Unit
+) -> list[MeterReading]:
+    rows = IntervalReading.objects.filter(
+        point_id=cursor.point_id, read_at__gt=cursor.settled_until
+    ).order_by("read_at")
+    switch = (
+        AccountTariff.objects.filter(account=account, effective_from__gt=cursor.settled_until)
+        .order_by("effective_from")
+        .values_list("effective_from", flat=True)
+        .first()
+    )
+    chosen: list[MeterReading] = []
+    for row in rows[:BATCH]:
+        chosen.append(_reading(row.read_at, row, unit, "energy_"))
+        if switch is not None and row.read_at >= switch:
+            return chosen  # the next run prices from here under the new tariff
+    if len(chosen) < BATCH:
+        # The latest good reading, between interval rows: balances follow the meter
+        # within a sweep, so a tenant at zero is tripped now, not at the next interval.
+        latest = PointState.objects.filter(
+            point_id=cursor.point_id,
+            read_at__gt=chosen[-1].at if chosen else cursor.settled_until,
+            energy_total__isnull=False,
+        ).first()
+        if latest is not None and (switch is None or latest.read_at <= switch):
+            chosen.append(_reading(latest.read_at, latest, unit, "energy_"))
+    return chosen
+
+
+def _reading(at: datetime, source: Any, unit: Unit, prefix: str) -> MeterReading:
+    registers = {
+        rate: Quantity(value, unit)
+        for name, rate in _REGISTERS.items()
+        if (value := getattr(source, f"{prefix}{name}")) is not None
+    }
+    return MeterReading(at, Quantity(getattr(source, f"{prefix}total"), unit), registers)
+
+
+def _up_to_backwards_step(history: Sequence[MeterReading]) -> list[MeterReading]:
+    kept = [history[0]]
+    for reading in history[1:]:
+        if reading.total.amount < kept[-1].total.amount:
+            break
+        kept.append(reading)
+    return kept
+
+
+def _advance(
+    cursor: SettlementCursor, last: MeterReading, cycle: CycleState | None, residue: Decimal
+) -> None:
+    cursor.settled_until = last.at
+    cursor.last_total = last.total.amount
+    for name, rate in _REGISTERS.items():
+        register = last.registers.get(rate)
+        setattr(cursor, f"last_{name}", register.amount if register else None)
+    if cycle is not None:
+        cursor.cycle_start, cursor.cycle_used = cycle.start, cycle.used.amount
+    # The residue keeps 12 decimals (half-even): far below any minor unit.
+    cursor.residue = residue.quantize(RESIDUE_QUANTUM, rounding=ROUND_HALF_EVEN)
+    cursor.save()

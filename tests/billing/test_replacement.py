@@ -1,0 +1,83 @@
+"""Meter replacement carries balance and reading continuity: no kWh or cent lost or doubled."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from pems.accounts.actions import balance
+from pems.audit.models import AuditEvent
+from pems.billing import actions
+from pems.billing.replacement import FinalReading, replace_meter
+from pems.billing.settlement import settle_point
+from pems.control.models import Command
+from pems.inventory.models import Meter
+from pems.ledger import chart
+from pems.ledger.verify import ledger_problems
+from tests.billing.scenarios import T0, reading, relay_reading, server_side_tenant
+from tests.ledger.scenarios import cny
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_server_side_exchange_charges_the_old_meter_to_its_end_and_the_new_from_its_start():
+    account, point = server_side_tenant("1.00")
+    old_meter = point.meter
+    reading(point, 0, "900.000")
+    settle_point(account, point)
+    reading(point, 15, "905.000")
+    # The electrician swaps the meter at +20 min: old meter reads 907.5, the new one 0.2.
+    done = replace_meter(
+        point,
+        "555000000001",
+        FinalReading(Decimal("907.500")),
+        Decimal("0.200"),
+        "electrician",
+        "burnt terminal",
+        at=T0 + dt.timedelta(minutes=20),
+    )
+    assert done.charged == cny("7.50")
+    reading(point, 30, "1.200")  # the new meter: 1 kWh since the exchange
+    settle_point(account, point)
+    assert balance(account) == cny("-8.50")
+    point.refresh_from_db()
+    assert point.meter.number == "555000000001"
+    old_meter.refresh_from_db()
+    assert old_meter.removed_on is not None
+    assert Meter.objects.filter(gateway=old_meter.gateway, address=old_meter.address).count() == 2
+    event = AuditEvent.objects.get(action="meter.replace")
+    assert event.reason == "burnt terminal"
+    assert event.changes["meter"] == [old_meter.number, "555000000001"]
+    assert ledger_problems() == []
+
+
+def test_a_meter_side_exchange_carries_the_remaining_credit_to_the_new_meter():
+    account, point = server_side_tenant("1.00", fee_control="meter-side")
+    _, push = actions.sell(account, cny("100.00"), "cash", "cashier", "s1")
+    Command.objects.filter(pk=push.pk).update(status="confirmed", completed_at=T0)
+    relay_reading(point, True, T0, credit="80.00")
+    done = replace_meter(
+        point,
+        "555000000002",
+        FinalReading(Decimal("50.000"), remaining_credit=Decimal("64.30")),
+        Decimal("0.000"),
+        "electrician",
+        "display dead",
+        at=T0 + dt.timedelta(hours=2),
+    )
+    assert done.carried_credit == cny("64.30")
+    assert (done.push.purchase_count, done.push.payload) == (1, {"amount": "64.30"})
+    assert done.push.meter_id == done.new_meter.pk
+    site = account.tenant.site
+    assert chart.revenue(site, "electricity").balance == Decimal("35.70")  # spent on the old meter
+    assert chart.meter_credit(account, point).balance == Decimal("64.30")  # on its way to the new
+    assert ledger_problems() == []
+
+
+def test_a_meter_side_exchange_needs_the_old_meters_remaining_credit():
+    _, point = server_side_tenant("1.00", fee_control="meter-side")
+    with pytest.raises(ValueError, match="remaining credit"):
+        replace_meter(point, "555000000003", FinalReading(Decimal("1.000")), Decimal("0"), "e", "x")
+    assert Meter.objects.filter(number="555000000003").count() == 0

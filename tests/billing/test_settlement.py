@@ -1,0 +1,119 @@
+"""Server-side settlement charges each kWh exactly once, to the cent, from stored readings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from pems.accounts.actions import balance
+from pems.billing.settlement import SettlementBlocked, settle_account, settle_point
+from pems.billing.tariffs import assign_tariff, create_tariff
+from pems.ledger.models import JournalEntry
+from pems.ledger.verify import ledger_problems
+from tests.billing.scenarios import T0, flat_tariff_document, reading, server_side_tenant
+from tests.ledger.scenarios import cny
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_first_reading_is_the_baseline_and_later_ones_are_charged():
+    account, point = server_side_tenant("1.00")
+    reading(point, 0, "100.000")
+    assert settle_point(account, point) is None  # baseline only
+    reading(point, 15, "101.500")
+    reading(point, 30, "103.000")
+    done = settle_point(account, point)
+    assert done.quantity == Decimal("3.000000")
+    assert done.amount == cny("3.00")
+    assert balance(account) == cny("-3.00")
+    assert settle_point(account, point) is None  # nothing new: nothing charged twice
+    assert JournalEntry.objects.filter(kind="settlement").count() == 1
+    assert ledger_problems() == []
+
+
+def test_an_offline_gap_is_charged_once_when_the_meter_returns():
+    account, point = server_side_tenant("0.50")
+    reading(point, 0, "10.000")
+    settle_point(account, point)
+    reading(point, 15, "11.000")
+    settle_point(account, point)
+    reading(point, 24 * 60, "59.000")  # a day later: 48 kWh in the gap
+    done = settle_point(account, point)
+    assert done.quantity == Decimal("48.000000")
+    assert balance(account) == cny("-24.50")  # (1 + 48) kWh × 0.50
+
+
+def test_sub_cent_charges_accumulate_instead_of_vanishing():
+    # 0.004 kWh per run at 1.00 = 0.004 yuan: rounding each run alone would
+    # charge 0.00 forever. The residue carries: 3 runs = 0.012 → 0.01 posted.
+    account, point = server_side_tenant("1.00")
+    reading(point, 0, "1.000")
+    settle_point(account, point)
+    for step in range(1, 4):
+        reading(point, 15 * step, str(Decimal("1.000") + Decimal("0.004") * step))
+        settle_point(account, point)
+    assert balance(account) == cny("-0.01")
+
+
+def test_a_total_going_backwards_stops_settlement_there():
+    account, point = server_side_tenant("1.00")
+    reading(point, 0, "500.000")
+    settle_point(account, point)
+    reading(point, 15, "502.000")
+    reading(point, 30, "0.500")  # replaced meter or rollover
+    reading(point, 45, "1.500")
+    done = settle_point(account, point)
+    assert done.amount == cny("2.00")
+    with pytest.raises(SettlementBlocked, match="went backwards"):
+        settle_point(account, point)
+    assert balance(account) == cny("-2.00")
+
+
+def test_an_account_without_tariff_is_not_settled():
+    account, point = server_side_tenant()
+    account.tariffs.all().delete()
+    reading(point, 0, "1.000")
+    settle_point(account, point)
+    reading(point, 15, "2.000")
+    with pytest.raises(SettlementBlocked, match="no tariff"):
+        settle_point(account, point)
+
+
+def test_a_tariff_switch_applies_from_the_first_reading_after_it():
+    account, point = server_side_tenant("1.00")
+    reading(point, 0, "0.000")
+    settle_point(account, point)
+    dearer = create_tariff(account.tenant.site, "Dear", flat_tariff_document("2.00"), "m")
+    assign_tariff(account, dearer, T0 + dt.timedelta(minutes=15), "m")
+    reading(point, 15, "1.000")  # 1 kWh at 1.00, up to the switch
+    reading(point, 30, "2.000")  # 1 kWh at 2.00
+    settle_point(account, point)
+    settle_point(account, point)
+    assert balance(account) == cny("-3.00")
+
+
+def test_meter_side_points_are_not_settled_by_the_server():
+    account, point = server_side_tenant(fee_control="meter-side")
+    reading(point, 0, "1.000")
+    reading(point, 15, "5.000")
+    assert settle_account(account) == []
+    assert balance(account) == cny("0.00")
+
+
+def test_fixed_charges_are_charged_once_per_day():
+    # 0.50 a day, no energy. Shanghai midnights fall at 16:00 UTC: T0 + 16 h,
+    # T0 + 40 h (a run ends exactly there: counted once, by the next run) and
+    # T0 + 64 h — three days over five runs → 1.50.
+    account, point = server_side_tenant()
+    site = account.tenant.site
+    rental = 'fixed = [{ name = "rental", amount = 0.50, per = "day" }]'
+    tariff = create_tariff(site, "Rental", flat_tariff_document(extra=rental), "m")
+    assign_tariff(account, tariff, T0 - dt.timedelta(hours=1), "m")
+    reading(point, 0, "7.000")
+    settle_point(account, point)
+    for hours in (10, 30, 40, 60, 70):
+        reading(point, hours * 60, "7.000")
+        settle_point(account, point)
+    assert balance(account) == cny("-1.50")
