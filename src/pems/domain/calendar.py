@@ -45,6 +45,16 @@ def _chinese_day_type(day: date) -> DayType | None:
     return DayType.WEEKEND if name is None else DayType.HOLIDAY
 
 
+def last_known_year() -> int:
+    """The last year whose public holidays the installed library knows."""
+    year = date.today().year - 1  # noqa: DTZ011 — a calendar year, the zone does not matter
+    while _chinese_day_type(date(year + 1, 12, 31)) is not None:
+        year += 1
+    while _chinese_day_type(date(year, 12, 31)) is None:
+        year -= 1
+    return year
+
+
 @dataclass(frozen=True)
 class DayCalendar:
     """Decides the :class:`DayType` of a local date.
