@@ -62,7 +62,7 @@ def test_init_refuses_a_username_without_password_instead_of_prompting(scratch_e
 
 def test_check_passes_with_at_most_warnings(scratch_env):
     result = run(scratch_env, "check", "--fail-level", "ERROR")
-    assert "System check identified" in result.stdout
+    assert "System check identified" in result.stdout + result.stderr  # warnings go to stderr
 
 
 def free_port() -> int:
