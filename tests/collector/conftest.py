@@ -99,7 +99,7 @@ def install(sim: SimThread, name: str = "Plaza") -> dict[tuple[str, int], Meteri
             gateway=gateways[code],
             address=first.address,
             address_count=len(group),
-            number=first.meter_number if len(group) == 1 else f"{first.meter_number}",
+            number=first.meter_number,
             model=catalogue_model(first.model.value),
         )
         for index, point in enumerate(group, start=1):
@@ -111,6 +111,7 @@ def install(sim: SimThread, name: str = "Plaza") -> dict[tuple[str, int], Meteri
             points[(code, point.address)] = MeteringPoint.objects.create(
                 meter=meter,
                 circuit=index,
+                number=point.meter_number if len(group) > 1 else "",
                 phases=Phases.THREE if phases == 3 else Phases.SINGLE,
                 utility="water" if first.model.value == "WATER-VALVE" else "electricity",
                 fee_control=FeeControl.METER_SIDE

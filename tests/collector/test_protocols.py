@@ -59,8 +59,8 @@ def test_a_gateway_that_goes_down_marks_its_points_offline_and_recovers(
 
 @pytest.mark.parametrize(
     ("gateway", "address"),
-    [("GW-A", 2), ("GW-B", 1), ("GW-D", 123456781012)],
-    ids=["rtu-ddsy", "modbus-tcp-adf300", "dlt645"],
+    [("GW-A", 2), ("GW-B", 1), ("GW-B", 2), ("GW-D", 123456781012)],
+    ids=["rtu-ddsy", "modbus-tcp-adf300", "modbus-tcp-adf300-circuit-2", "dlt645"],
 )
 def test_trip_and_credit_push_on_every_protocol(
     mixed_sim: SimThread, master_key_env: None, gateway: str, address: int

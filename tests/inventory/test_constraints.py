@@ -254,3 +254,18 @@ def test_gateway_protocol_decides_the_meter_protocol_family(rtu_gateway, dlt645_
     assert rtu_gateway.protocol_family == "modbus"
     assert dlt645_gateway.protocol_family == "dlt645"
     assert Gateway.objects.count() == 2
+
+
+def test_a_circuit_may_carry_its_own_meter_number_for_its_keys(rtu_gateway):
+    box = MeterFactory(
+        gateway=rtu_gateway,
+        address=1,
+        address_count=2,
+        model=catalogue_model("ADF300"),
+        number="300000000000",
+    )
+    first = MeteringPointFactory(meter=box, circuit=1, phases=1)
+    second = MeteringPointFactory(meter=box, circuit=2, phases=1, number="300000000002")
+    assert (first.meter_number, second.meter_number) == ("300000000000", "300000000002")
+    bad = MeteringPointFactory.build(meter=box, circuit=2, phases=1, number="30-2")
+    assert "digits" in errors_of(bad)["number"][0]

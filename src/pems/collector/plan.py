@@ -96,7 +96,7 @@ def load_buses(shard: tuple[int, int] = (1, 1)) -> list[BusSpec]:
                 meter_id=meter.pk,
                 address=meter.address + point.circuit - 1,
                 model=meter.model.code,
-                meter_number=meter.number,
+                meter_number=point.number or meter.number,
                 key_version=meter.key_version,
             )
         )

@@ -35,7 +35,7 @@ class GatewayAdmin(AuditedAdmin):
 class MeteringPointInline(admin.TabularInline):  # type: ignore[type-arg]
     model = MeteringPoint
     extra = 0
-    fields = ["circuit", "phases", "utility", "fee_control", "name", "room"]
+    fields = ["circuit", "number", "phases", "utility", "fee_control", "name", "room"]
     autocomplete_fields = ["room"]
 
 

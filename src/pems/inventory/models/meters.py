@@ -207,6 +207,15 @@ class MeteringPoint(TimestampedModel):
     fee_control = models.CharField(
         _("fee control"), max_length=16, choices=FeeControl, default=FeeControl.SERVER_SIDE
     )
+    number = models.CharField(
+        _("circuit meter number"),
+        max_length=16,
+        blank=True,
+        validators=[validate_meter_number],
+        help_text=_(
+            "A circuit's own meter number (ADF300 circuits have one each); empty: the meter's."
+        ),
+    )
     name = models.CharField(_("name"), max_length=100, blank=True)
     room = models.ForeignKey(
         Location,
@@ -240,6 +249,11 @@ class MeteringPoint(TimestampedModel):
     @property
     def bus_address(self) -> int:
         return self.meter.address + self.circuit - 1
+
+    @property
+    def meter_number(self) -> str:
+        """The number that identifies this point to its meter (and derives its keys)."""
+        return self.number or self.meter.number
 
     def clean(self) -> None:
         super().clean()
