@@ -156,3 +156,17 @@ def test_a_push_whose_count_the_meter_already_has_fails_for_good(
     assert "duplicate" in command.failure_reason
     assert after.purchase_count == before.purchase_count + 1
     assert after.credit == before.credit + Decimal("5.00")
+
+
+def test_a_push_cancelled_after_it_was_fetched_is_never_marked_sent(plaza_sim: SimThread) -> None:
+    from pems.collector.commands import fetch_open, mark_sent
+
+    points = install(plaza_sim)
+    point = points[("GW-S1", 4)]
+    command = actions.enqueue(point, CommandKind.PUSH_CREDIT, {"amount": "10.00"})
+    (task,) = fetch_open({point.meter.gateway_id}, busy=set())
+    assert actions.cancel(command, actor="cashier", reason="reversed sale")  # the cashier wins
+
+    assert mark_sent(task.pk) is False  # so the runner sends nothing
+    command.refresh_from_db()
+    assert (command.status, command.attempts) == (CommandStatus.FAILED, 0)

@@ -104,12 +104,18 @@ def fetch_open(gateway_ids: set[int], busy: set[int]) -> list[CommandTask]:
     ]
 
 
-def mark_sent(pk: int) -> None:
-    """Commit *sent* (and one more attempt) before the frame leaves."""
+def mark_sent(pk: int) -> bool:
+    """Commit *sent* (and one more attempt) before the frame leaves.
+
+    False when the command was finished meanwhile — a cashier's reversal
+    cancels a still-pending credit push — and must not be sent.
+    """
     close_old_connections()
     with transaction.atomic():
-        Command.objects.filter(pk=pk).update(
-            status=CommandStatus.SENT, attempts=F("attempts") + 1, sent_at=timezone.now()
+        return bool(
+            Command.objects.filter(
+                pk=pk, status__in=[CommandStatus.PENDING, CommandStatus.SENT]
+            ).update(status=CommandStatus.SENT, attempts=F("attempts") + 1, sent_at=timezone.now())
         )
 
 
@@ -163,7 +169,8 @@ class CommandRunner:
                 await self._db(finish, task.pk, CommandStatus.FAILED, {}, FailureKind.RETRYABLE,
                                f"gave up after {task.attempts} attempts")  # fmt: skip
                 return state
-            await self._db(mark_sent, task.pk)
+            if not await self._db(mark_sent, task.pk):
+                return state  # cancelled since it was fetched: nothing goes out
             acked = await self._send(task, target, driver)
             if acked is None:
                 return state
