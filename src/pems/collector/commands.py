@@ -132,9 +132,9 @@ def finish(pk: int, status: str, answer: dict[str, str], kind: str = "", reason:
 
 
 def defer(pk: int, seconds: float, reason: str) -> None:
-    """Try (or reconcile) again later; the status stays as it is."""
+    """Try (or reconcile) again later; the status stays as it is (a finished one is left alone)."""
     close_old_connections()
-    Command.objects.filter(pk=pk).update(
+    Command.objects.filter(pk=pk, status__in=[CommandStatus.PENDING, CommandStatus.SENT]).update(
         not_before=timezone.now() + timedelta(seconds=seconds),
         failure_kind=FailureKind.RETRYABLE,
         failure_reason=reason[:200],
