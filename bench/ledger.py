@@ -2,6 +2,7 @@
 
     python bench/ledger.py recharge [--seconds 10] [--threads 8] [--rate 100]
     python bench/ledger.py settle [--points 100] [--readings-per-point 10000]
+    python bench/ledger.py trip-latency [--accounts 242] [--loop 0.5]
 
 ``recharge`` measures cashier recharges through the recharge action (one
 transaction each: account lock, ledger rows locked in key order, postings,
@@ -203,6 +204,86 @@ def bench_settle(points: int, per_point: int) -> None:
     print(f"ledger verification: {'sound' if not problems else problems[:3]}")
 
 
+def bench_trip_latency(accounts_count: int, loop: float, trials: int) -> None:
+    """From a sweep writing a zero-credit reading to the trip command in the queue.
+
+    ``pems settle --loop LOOP`` runs in a thread as it would beside the
+    collector; the main thread plays the collector, upserting PointState.
+    """
+    import threading
+
+    from django.db import connection
+
+    from pems.billing.actions import sell
+    from pems.billing.jobs import settle_due
+    from pems.billing.tariffs import assign_tariff, create_tariff
+    from pems.control.models import Command
+    from pems.domain.money import Money
+    from pems.metering.models import PointState
+
+    site, accounts = make_accounts(accounts_count, "trip")
+    tariff = create_tariff(site, "flat", FLAT, "bench")
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    points = []
+    for n, account in enumerate(accounts):
+        assign_tariff(account, tariff, start, "bench")
+        account.links.update(attached_at=start)
+        sell(account, Money(Decimal("100.00"), "CNY"), "cash", "bench", f"trip-{site.pk}-{n}")
+        point = account.metering_points.get()
+        PointState.objects.create(
+            point=point, read_at=start, energy_total=Decimal("1000.000"), relay_closed=True
+        )
+        points.append(point)
+    settle_due(limit=accounts_count)  # open every cursor at its baseline
+    stop = threading.Event()
+
+    def settle_loop() -> None:
+        try:
+            while not stop.is_set():
+                began = time.monotonic()
+                settle_due(limit=accounts_count)
+                stop.wait(max(0.0, loop - (time.monotonic() - began)))
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=settle_loop, daemon=True)
+    worker.start()
+    latencies = []
+    for trial in range(trials):
+        point = points[trial * 7 % len(points)]
+        time.sleep(loop * 0.37)  # land anywhere in the loop's period
+        written = time.monotonic()
+        PointState.objects.filter(point=point).update(
+            read_at=dt.datetime.now(dt.UTC), energy_total=Decimal("1200.000")
+        )
+        while not Command.objects.filter(point=point, kind="trip").exists():
+            if time.monotonic() - written > 30:
+                stop.set()
+                raise SystemExit(f"no trip queued for point {point.pk} within 30 s")
+            time.sleep(0.005)
+        latencies.append(time.monotonic() - written)
+    stop.set()
+    worker.join()
+    print(
+        f"zero-credit reading -> trip queued, {accounts_count} accounts, settle loop {loop} s: "
+        f"median {statistics.median(latencies) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms "
+        f"({trials} trips)"
+    )
+
+
+FLAT = """
+name = "Bench flat"
+currency = "CNY"
+unit = "kWh"
+timezone = "Asia/Shanghai"
+
+[[versions]]
+id = "v1"
+effective_from = 2025-01-01
+prices = { flat = 1.00 }
+"""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -216,11 +297,17 @@ def main() -> None:
     settle = sub.add_parser("settle")
     settle.add_argument("--points", type=int, default=100)
     settle.add_argument("--readings-per-point", type=int, default=10_000)
+    trip = sub.add_parser("trip-latency")
+    trip.add_argument("--accounts", type=int, default=242)
+    trip.add_argument("--loop", type=float, default=0.5)
+    trip.add_argument("--trials", type=int, default=20)
     args = parser.parse_args()
     url = setup_django(f"{args.what}.sqlite3")
     print(f"database: {url}")
     if args.what == "recharge":
         bench_recharge(args.seconds, args.processes, args.threads, args.rate)
+    elif args.what == "trip-latency":
+        bench_trip_latency(args.accounts, args.loop, args.trials)
     else:
         bench_settle(args.points, args.readings_per_point)
 

@@ -61,3 +61,13 @@ def test_one_blocked_account_does_not_stop_the_others():
     settle_due()
     assert balance(fine) == cny("-3.00")
     assert balance(stuck) == cny("0.00")
+
+
+def test_a_point_with_only_a_latest_reading_gets_its_baseline_from_it():
+    account, point = server_side_tenant("1.00")
+    actions.sell(account, cny("10.00"), "cash", "cashier", "s1")
+    latest(point, 0, "100.000")  # the collector has not written an interval row yet
+    settle_due()
+    latest(point, 3, "104.000")
+    settle_due()
+    assert balance(account) == cny("6.00")

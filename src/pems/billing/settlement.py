@@ -189,11 +189,13 @@ def _open_cursor(account: Account, point: MeteringPoint) -> None:
         .first()
     )
     readings = IntervalReading.objects.filter(point=point)
-    base = (
+    base: IntervalReading | PointState | None = (
         readings.filter(read_at__lte=attached).order_by("-read_at").first()
         or readings.filter(read_at__gt=attached).order_by("read_at").first()
+        # No interval row yet (a collector just started): the latest reading will do.
+        or PointState.objects.filter(point=point, energy_total__isnull=False).first()
     )
-    if base is None:
+    if base is None or base.read_at is None:
         return
     SettlementCursor.objects.create(
         account=account,
