@@ -15,6 +15,8 @@ class Command(BaseCommand):
         "Serve a simulated site: every gateway of a plan (plaza, mixed, scale:GxM or a sheet) "
         "on TCP with real RS485 timing, until Ctrl-C."
     )
+    # Pure simulator: no database, so the project's system checks are not its concern.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         add_arguments(parser)
