@@ -83,3 +83,14 @@ def test_an_account_tariff_change_cannot_start_before_what_is_settled():
     with pytest.raises(TariffChangeRefused, match="settled until"):
         assign_tariff(account, other, T0, "manager")
     assign_tariff(account, other, T0 + dt.timedelta(minutes=15), "manager")
+
+
+def test_tariff_revisions_are_append_only():
+    tariff = create_tariff(SiteFactory(), "Flat", flat_tariff_document(), "manager")
+    revision = TariffRevision.objects.get(tariff=tariff)
+    revision.reason = "rewritten"
+    with pytest.raises(PermissionError, match="append-only; save a new revision instead"):
+        revision.save()
+    with pytest.raises(PermissionError):
+        revision.delete()
+    assert TariffRevision.objects.get(pk=revision.pk).reason == "created"

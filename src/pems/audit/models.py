@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from pems.core.models import AppendOnlyModel
 
-class AuditEvent(models.Model):
+
+class AuditEvent(AppendOnlyModel):
     """Who did what to which object, when and why, with the fields before and after.
 
     Rows are never updated or deleted: `save()` refuses an update and
     `delete()` refuses outright, so the log can be trusted as evidence.
     """
+
+    correction = "record a new event instead"
 
     at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(
@@ -45,11 +47,3 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_repr}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None:
-            raise PermissionError("Audit events are append-only; record a new event instead.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise PermissionError("Audit events are append-only and cannot be deleted.")

@@ -4,7 +4,6 @@ cursors, and the prepaid state (alarm level) with its events."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -14,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from pems.accounts.models import Account
 from pems.core.fields import FixedPointField
-from pems.core.models import TimestampedModel, money_field
+from pems.core.models import AppendOnlyModel, TimestampedModel, money_field
 from pems.inventory.choices import Utility
 from pems.inventory.models import MeteringPoint, Site
 
@@ -52,8 +51,10 @@ class Tariff(TimestampedModel):
         return self.name
 
 
-class TariffRevision(models.Model):
+class TariffRevision(AppendOnlyModel):
     """One saved state of a tariff document: who changed it, when and why. Never edited."""
+
+    correction = "save a new revision instead"
 
     tariff = models.ForeignKey(
         Tariff, on_delete=models.PROTECT, related_name="revisions", verbose_name=_("tariff")
@@ -72,11 +73,6 @@ class TariffRevision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tariff} @ {self.created_at:%Y-%m-%d %H:%M}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise PermissionError("Tariff revisions are append-only; save a new revision.")
-        super().save(*args, **kwargs)
 
 
 class AccountTariff(models.Model):

@@ -1,5 +1,7 @@
 """Abstract bases shared by the project's models."""
 
+from typing import Any, ClassVar
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -23,3 +25,28 @@ class TimestampedModel(models.Model):
 
     class Meta:
         abstract = True
+
+
+class AppendOnlyModel(models.Model):
+    """Rows that are evidence: inserted once, never updated or deleted through the ORM.
+
+    ``correction`` tells the caller what to do instead (the ledger adds
+    database triggers on top of this for its own tables).
+    """
+
+    correction: ClassVar[str] = "add a new row instead"
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise PermissionError(
+                f"{self._meta.verbose_name_plural} are append-only; {self.correction}."
+            )
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise PermissionError(
+            f"{self._meta.verbose_name_plural} are append-only; {self.correction}."
+        )

@@ -9,7 +9,6 @@ inserts the postings, and ``pems.ledger.verify`` re-proves it.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -18,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from pems.core.models import money_field
+from pems.core.models import AppendOnlyModel, money_field
 from pems.inventory.models import MeteringPoint, Site
 
 
@@ -88,12 +87,14 @@ class LedgerAccount(models.Model):
         return self.key
 
 
-class JournalEntry(models.Model):
+class JournalEntry(AppendOnlyModel):
     """One balanced business event: a recharge, a refund, a settlement …
 
     Never updated or deleted. A mistake is corrected by a new entry that
     ``reverses`` it; an entry can be reversed once.
     """
+
+    correction = "post a reversal instead"
 
     class Kind(models.TextChoices):
         RECHARGE = "recharge", _("Recharge")
@@ -142,17 +143,11 @@ class JournalEntry(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.kind}"
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise PermissionError("Journal entries are append-only; post a reversal instead.")
-        super().save(*args, **kwargs)
 
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise PermissionError("Journal entries are append-only; post a reversal instead.")
-
-
-class Posting(models.Model):
+class Posting(AppendOnlyModel):
     """One line of a journal entry: a non-zero, credit-positive amount to one account."""
+
+    correction = "post a reversal instead"
 
     entry = models.ForeignKey(
         JournalEntry, on_delete=models.PROTECT, related_name="postings", verbose_name=_("entry")
@@ -171,11 +166,3 @@ class Posting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ledger_account_id} {self.amount}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise PermissionError("Postings are append-only; post a reversal instead.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise PermissionError("Postings are append-only; post a reversal instead.")
