@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 
 from pems.control.models import Command
+from pems.core.admin import ReadOnlyAdmin
 
 
 @admin.register(Command)
-class CommandAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class CommandAdmin(ReadOnlyAdmin):
     list_display = [
         "command_id",
         "kind",
@@ -24,12 +24,3 @@ class CommandAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ["status", "kind", "failure_kind"]
     search_fields = ["command_id", "idempotency_key", "meter__number"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
 from pems.audit.admin import AuditedAdmin
+from pems.core.admin import ReadOnlyAdmin
 from pems.inventory.models import Gateway, Location, Meter, MeteringPoint, MeterModel, Site
 
 
@@ -57,16 +55,7 @@ class MeteringPointAdmin(AuditedAdmin):
 
 
 @admin.register(MeterModel)
-class MeterModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class MeterModelAdmin(ReadOnlyAdmin):
     """Read-only: the catalogue is data in pems/devices/catalogue.toml, loaded by `pems init`."""
 
     list_display = ["code", "name", "utility", "protocol", "meter_side", "max_circuits"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 
+from pems.core.admin import ReadOnlyAdmin
 from pems.metering.models import (
     DailyFreeze,
     GatewayCommStats,
@@ -13,19 +13,6 @@ from pems.metering.models import (
     MeterEvent,
     PointState,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    """Collected rows are evidence: people look, nobody edits."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(PointState)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from pems.siteplan.model import Gateway
+
 #: Every column, in the order :func:`pems.siteplan.sheet.write_sheet` writes them.
 #: Readers accept any order but require exactly this set.
 COLUMNS: Final[tuple[str, ...]] = (
@@ -76,3 +78,17 @@ NUMERIC_COLUMNS: Final[frozenset[str]] = frozenset(
 
 #: Baud rates a gateway's serial side may use.
 BAUD_RATES: Final[frozenset[int]] = frozenset({1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200})
+
+
+def gateway_cells(gateway: Gateway) -> dict[str, str]:
+    """A gateway's own columns as the sheet writes them."""
+    serial = gateway.serial
+    return {
+        "gateway_host": gateway.host,
+        "gateway_port": str(gateway.port),
+        "gateway_protocol": gateway.protocol.value,
+        "baud": str(serial.baud),
+        "data_bits": str(serial.data_bits),
+        "parity": serial.parity.value,
+        "stop_bits": str(serial.stop_bits),
+    }

@@ -22,7 +22,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 
-from pems.siteplan.columns import COLUMNS, NUMERIC_COLUMNS
+from pems.siteplan.columns import COLUMNS, NUMERIC_COLUMNS, gateway_cells
 from pems.siteplan.errors import SheetError, SheetIssue
 from pems.siteplan.model import Gateway, MeterPoint, SitePlan
 from pems.siteplan.validate import build_plan, check_header
@@ -123,17 +123,11 @@ def plan_rows(plan: SitePlan) -> Iterator[dict[str, str]]:
 
 
 def _row(site: str, gateway: Gateway, meter: MeterPoint) -> dict[str, str]:
-    serial, location, circuit = gateway.serial, meter.location, meter.circuit
+    location, circuit = meter.location, meter.circuit
     return {
         "site": site,
         "gateway": gateway.code,
-        "gateway_host": gateway.host,
-        "gateway_port": str(gateway.port),
-        "gateway_protocol": gateway.protocol.value,
-        "baud": str(serial.baud),
-        "data_bits": str(serial.data_bits),
-        "parity": serial.parity.value,
-        "stop_bits": str(serial.stop_bits),
+        **gateway_cells(gateway),
         "area_kind": location.area_kind.value,
         "area": location.area,
         "floor": location.floor,

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from pems.siteplan.catalogue import CIRCUIT_LIMITS
-from pems.siteplan.columns import COLUMNS, GATEWAY_COLUMNS
+from pems.siteplan.columns import COLUMNS, GATEWAY_COLUMNS, gateway_cells
 from pems.siteplan.errors import SheetError, SheetIssue
 from pems.siteplan.model import Circuit, Gateway, SitePlan
 from pems.siteplan.rows import ParsedRow, parse_row
@@ -74,19 +74,6 @@ def _check_site(rows: list[ParsedRow], issues: list[SheetIssue]) -> None:
             )
 
 
-def _gateway_cells(gateway: Gateway) -> dict[str, str]:
-    serial = gateway.serial
-    return {
-        "gateway_host": gateway.host,
-        "gateway_port": str(gateway.port),
-        "gateway_protocol": gateway.protocol.value,
-        "baud": str(serial.baud),
-        "data_bits": str(serial.data_bits),
-        "parity": serial.parity.value,
-        "stop_bits": str(serial.stop_bits),
-    }
-
-
 def _check_gateways(rows: list[ParsedRow], issues: list[SheetIssue]) -> dict[str, Gateway]:
     """Gateway columns repeat identically; endpoints are unique. Returns gateways in order."""
     first: dict[str, ParsedRow] = {}
@@ -106,7 +93,7 @@ def _check_gateways(rows: list[ParsedRow], issues: list[SheetIssue]) -> dict[str
                     )
                 )
             continue
-        expected, actual = _gateway_cells(first[code].gateway), _gateway_cells(row.gateway)
+        expected, actual = gateway_cells(first[code].gateway), gateway_cells(row.gateway)
         for column in GATEWAY_COLUMNS:
             if expected[column] != actual[column]:
                 issues.append(
