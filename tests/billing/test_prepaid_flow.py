@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from pems.accounts import actions as ledger_actions
 from pems.accounts.actions import balance
 from pems.billing import actions, credit
 from pems.billing.models import PrepaidEvent
@@ -143,3 +144,13 @@ def test_reconciling_books_what_the_meter_spent_and_flags_drift():
     assert (drift.usage_booked, drift.drift) == (Decimal("0"), Decimal("5.00"))
     assert chart.meter_credit(account, point).balance == Decimal("70.00")
     assert ledger_problems() == []
+
+
+def test_an_account_whose_meter_still_holds_credit_is_not_closed():
+    account, point = meter_side_tenant()
+    actions.sell(account, cny("100.00"), "cash", "cashier", "s1")
+    with pytest.raises(ledger_actions.AccountActionError, match="still on the meter"):
+        ledger_actions.close_account(account, "cashier", "moving out")
+    account.refresh_from_db()
+    assert account.is_open
+    assert chart.meter_credit(account, point).balance == Decimal("100.00")

@@ -226,10 +226,20 @@ def close_account(account: Account, actor: Any, reason: str, channel: str = "cas
     """Close with a final settlement: refund what is left, or collect what is due.
 
     The wallet ends at exactly zero, and the metering points are released for
-    the next tenant.
+    the next tenant. Refused while a meter-side meter still holds credit PEMS
+    sent it: the tenant's refund would miss it.
     """
     locked = _lock_open(account)
     site = locked.tenant.site
+    on_meters = LedgerAccount.objects.filter(
+        account=locked, kind=LedgerAccount.Kind.METER_CREDIT
+    ).exclude(balance=0)
+    if held := list(on_meters):
+        raise AccountActionError(
+            "Credit is still on the meter ("
+            + ", ".join(f"{a.key}: {a.balance}" for a in held)
+            + "): record the meter's remaining credit first, so the refund includes it."
+        )
     wallet = LedgerAccount.objects.select_for_update(no_key=True).get(pk=chart.wallet(locked).pk)
     left = Money(wallet.balance, wallet.currency)
     zero = Money.zero(wallet.currency)
