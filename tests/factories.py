@@ -100,3 +100,17 @@ class AccountMeteringPointFactory(DjangoModelFactory):
     metering_point = factory.LazyAttribute(
         lambda link: MeteringPointFactory(meter__gateway__site=link.account.tenant.site)
     )
+
+
+def staff_user(role: str, *sites, username: str | None = None, all_sites: bool = False):
+    """A login holding ``role`` over ``sites`` (or every site)."""
+    from django.contrib.auth import get_user_model
+
+    from pems.access.models import Staff
+
+    user = get_user_model().objects.create_user(
+        username or f"{role}-{get_user_model().objects.count() + 1}", password="x-Secret-42"
+    )
+    staff = Staff.objects.create(user=user, role=role, all_sites=all_sites)
+    staff.sites.set(sites)
+    return user

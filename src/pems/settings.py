@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "pems.billing",
     "pems.metering",
     "pems.control",
+    "pems.access",
 ]
 
 MIDDLEWARE = [
