@@ -12,6 +12,7 @@ from pems.billing.settlement import SettlementBlocked, settle_account, settle_po
 from pems.billing.tariffs import assign_tariff, create_tariff
 from pems.ledger.models import JournalEntry
 from pems.ledger.verify import ledger_problems
+from pems.metering.models import IntervalReading
 from tests.billing.scenarios import T0, flat_tariff_document, reading, server_side_tenant
 from tests.ledger.scenarios import cny
 
@@ -117,3 +118,61 @@ def test_fixed_charges_are_charged_once_per_day():
         reading(point, hours * 60, "7.000")
         settle_point(account, point)
     assert balance(account) == cny("-1.50")
+
+
+TOU_TIERED = """
+name = "TOU tiered"
+currency = "CNY"
+unit = "kWh"
+timezone = "Asia/Shanghai"
+billing_cycle = "month"
+
+[[versions]]
+id = "v1"
+effective_from = 2026-01-01
+prices = { peak = 1.1053, flat = 0.6632, valley = 0.2981 }
+tiers = [{ up_to = 20, surcharge = 0 }, { surcharge = 0.30 }]
+
+[versions.tou]
+periods = [
+    { start = "22:00", end = "08:00", rate = "valley" },
+    { start = "08:00", end = "17:00", rate = "flat" },
+    { start = "17:00", end = "22:00", rate = "peak" },
+]
+"""
+
+
+def test_days_of_readings_are_priced_from_cell_summaries_like_every_reading(monkeypatch):
+    """Three days of 15-minute readings, each a few seconds late as a real sweep is, under
+    TOU with a tier bound crossed on the way: one run charges exactly what pricing every
+    interval gives, without reading the rows one by one."""
+    from pems.billing import settlement
+    from pems.billing.tariffs import priced
+    from pems.domain.pricing import MeterReading, intervals_from_readings, price
+    from pems.domain.quantities import kwh
+
+    account, point = server_side_tenant()
+    tariff = create_tariff(account.tenant.site, "TOU", TOU_TIERED, actor="test")
+    assign_tariff(account, tariff, T0 - dt.timedelta(hours=1), actor="test")
+    totals = [Decimal("100.000") + Decimal("0.137") * i for i in range(3 * 96 + 1)]
+    stamps = [T0 + dt.timedelta(minutes=15 * i, seconds=i % 7) for i in range(len(totals))]
+    IntervalReading.objects.bulk_create(
+        IntervalReading(
+            point=point, interval_start=at.replace(second=0), read_at=at, energy_total=t
+        )
+        for at, t in zip(stamps, totals, strict=True)
+    )
+    settle_point(account, point)  # baseline at the first reading
+
+    def one_by_one(*args):
+        raise AssertionError("settled reading by reading")
+
+    monkeypatch.setattr(settlement, "_readings_to_price", one_by_one)
+    done = settle_point(account, point)
+
+    readings = [MeterReading(at, kwh(total)) for at, total in zip(stamps, totals, strict=True)]
+    expected = price(intervals_from_readings(readings), priced(tariff))
+    assert done.quantity == expected.energy.amount == Decimal("39.456")
+    assert done.amount == expected.total
+    assert balance(account) == -expected.total
+    assert settle_point(account, point) is None

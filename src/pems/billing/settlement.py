@@ -13,18 +13,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from django.db import transaction
 
 from pems.accounts.models import Account, AccountMeteringPoint
+from pems.billing.cells_sql import point_cells
 from pems.billing.models import RESIDUE_PLACES, AccountTariff, SettlementCursor, Tariff
 from pems.billing.tariffs import priced, tariff_at
+from pems.domain.cells import cells_from_readings, price_cells
+from pems.domain.charges import Charges
+from pems.domain.errors import UsageError
 from pems.domain.money import Money, round_money
 from pems.domain.pricing import MeterReading, intervals_from_readings, price
 from pems.domain.quantities import Quantity, Unit
+from pems.domain.segments import cut_points
 from pems.domain.tiers import CycleState
 from pems.domain.tou import Rate
 from pems.inventory.choices import FeeControl
@@ -38,6 +43,10 @@ from pems.metering.models import IntervalReading, PointState
 BATCH = 2000
 RESIDUE_QUANTUM = Decimal(1).scaleb(-RESIDUE_PLACES)
 _REGISTERS = {"sharp": Rate.SHARP, "peak": Rate.PEAK, "flat": Rate.FLAT, "valley": Rate.VALLEY}
+
+
+class _NotSummarisable(Exception):
+    """Per-cell summaries cannot price these readings; go reading by reading."""
 
 
 class SettlementBlocked(RuntimeError):
@@ -79,6 +88,12 @@ def settle_point(
         _open_cursor(locked, point)
         return None
     tariff_row = _tariff(locked, cursor)
+    try:
+        by_cells = _price_by_cells(cursor, locked, tariff_row)
+    except _NotSummarisable:
+        pass  # reading by reading, stopping where a total falls
+    else:
+        return _post(locked, cursor, tariff_row, *by_cells, actor) if by_cells else None
     readings = _readings_to_price(cursor, locked, priced(tariff_row).unit)
     if not readings:
         return None
@@ -147,14 +162,29 @@ def _charge(
             f"point {cursor.point_id}: total went backwards after "
             f"{cursor.settled_until.isoformat()}; record the meter replacement or rollover"
         )
-    cycle = (
-        CycleState(cursor.cycle_start, Quantity(cursor.cycle_used, tariff.unit))
+    charges = price(intervals_from_readings(history), tariff, _cycle(cursor, tariff.unit))
+    return _post(account, cursor, tariff_row, charges, history[-1], actor)
+
+
+def _cycle(cursor: SettlementCursor, unit: Unit) -> CycleState | None:
+    return (
+        CycleState(cursor.cycle_start, Quantity(cursor.cycle_used, unit))
         if cursor.cycle_start
         else None
     )
-    charges = price(intervals_from_readings(history), tariff, cycle)
+
+
+def _post(
+    account: Account,
+    cursor: SettlementCursor,
+    tariff_row: Tariff,
+    charges: Charges,
+    last: MeterReading,
+    actor: Any,
+) -> Settled:
+    """Post the charge (with the carried residue) and advance the cursor to ``last``."""
     exact = cursor.residue + charges.exact_total
-    amount = round_money(exact, tariff.currency)
+    amount = round_money(exact, charges.currency)
     site = account.tenant.site
     entry = None
     if amount.amount:
@@ -171,13 +201,78 @@ def _charge(
             memo={
                 "point": cursor.point_id,
                 "from": cursor.settled_until.isoformat(),
-                "to": history[-1].at.isoformat(),
+                "to": last.at.isoformat(),
                 "quantity": str(charges.energy.amount),
                 "tariff": tariff_row.name,
             },
         ).entry
-    _advance(cursor, history[-1], charges.cycle, exact - amount.amount)
-    return Settled(cursor.point_id, entry, charges.energy.amount, amount, history[-1].at)
+    _advance(cursor, last, charges.cycle, exact - amount.amount)
+    return Settled(cursor.point_id, entry, charges.energy.amount, amount, last.at)
+
+
+def _price_by_cells(
+    cursor: SettlementCursor, account: Account, tariff_row: Tariff
+) -> tuple[Charges, MeterReading] | None:
+    """Price every reading after the cursor from per-cell summaries (pems.domain.cells).
+
+    None when there is nothing new. Raises _NotSummarisable when the summaries
+    cannot be trusted (a total falls at a cell edge, registers come and go).
+    """
+    tariff = priced(tariff_row)
+    switch = _next_switch(account, cursor)
+    until = None
+    if switch is not None:
+        # Up to the first reading at or after the switch; the next run goes on from there.
+        until = (
+            IntervalReading.objects.filter(point_id=cursor.point_id, read_at__gte=switch)
+            .order_by("read_at")
+            .values_list("read_at", flat=True)
+            .first()
+        )
+    latest = PointState.objects.filter(
+        point_id=cursor.point_id, read_at__gt=cursor.settled_until, energy_total__isnull=False
+    ).first()
+    if latest is not None and switch is not None and latest.read_at > switch:
+        latest = None
+    newest = (
+        IntervalReading.objects.filter(point_id=cursor.point_id, read_at__gt=cursor.settled_until)
+        .order_by("-read_at")
+        .values_list("read_at", flat=True)
+        .first()
+    )
+    ends = [until or newest, latest.read_at if latest else None]
+    if not any(ends):
+        return None
+    end = max(filter(None, ends))
+    cuts = cut_points(cursor.settled_until, end + timedelta(seconds=1), tariff)
+    cells = point_cells(cursor.point_id, cursor.settled_until, until, cuts)
+    if cells is None:
+        raise _NotSummarisable
+    if latest is not None and (not cells or latest.read_at > cells[-1].last_at):
+        # The latest reading between interval rows: balances follow the meter within a sweep.
+        cells.extend(
+            cells_from_readings([_reading(latest.read_at, latest, tariff.unit, "energy_")], cuts)
+        )
+    if not cells:
+        return None
+    start = _reading(cursor.settled_until, cursor, tariff.unit, "last_")
+    try:
+        charges = price_cells(start, cells, cuts, tariff, _cycle(cursor, tariff.unit))
+    except UsageError as error:
+        raise _NotSummarisable from error
+    last = cells[-1]
+    registers = {rate: Quantity(value, tariff.unit) for rate, value in last.last_registers.items()}
+    return charges, MeterReading(last.last_at, Quantity(last.last_total, tariff.unit), registers)
+
+
+def _next_switch(account: Account, cursor: SettlementCursor) -> datetime | None:
+    """When the account's next tariff assignment after the cursor takes effect."""
+    return (
+        AccountTariff.objects.filter(account=account, effective_from__gt=cursor.settled_until)
+        .order_by("effective_from")
+        .values_list("effective_from", flat=True)
+        .first()
+    )
 
 
 def _open_cursor(account: Account, point: MeteringPoint) -> None:
@@ -211,12 +306,7 @@ def _readings_to_price(
     rows = IntervalReading.objects.filter(
         point_id=cursor.point_id, read_at__gt=cursor.settled_until
     ).order_by("read_at")
-    switch = (
-        AccountTariff.objects.filter(account=account, effective_from__gt=cursor.settled_until)
-        .order_by("effective_from")
-        .values_list("effective_from", flat=True)
-        .first()
-    )
+    switch = _next_switch(account, cursor)
     chosen: list[MeterReading] = []
     for row in rows[:BATCH]:
         chosen.append(_reading(row.read_at, row, unit, "energy_"))

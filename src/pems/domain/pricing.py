@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import ROUND_FLOOR, Decimal, localcontext
+from decimal import ROUND_FLOOR, Context, Decimal, localcontext
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -146,7 +147,7 @@ def _usable_registers(
     return registers
 
 
-def _split_interval(interval: UsageInterval, pieces: list[Segment], tariff: Tariff) -> list[Part]:
+def split_interval(interval: UsageInterval, pieces: list[Segment], tariff: Tariff) -> list[Part]:
     """The interval's energy per (segment, rate), in time order."""
     total = interval.quantity.amount
     registers = _usable_registers(interval, pieces, tariff)
@@ -234,6 +235,48 @@ def _add(
         )
 
 
+class Accumulator:
+    """Energy parts in time order → breakdown line sums, filling each cycle's tiers."""
+
+    def __init__(self, tariff: Tariff, cycle: CycleState | None) -> None:
+        if cycle is not None and cycle.used.unit is not tariff.unit:
+            raise UnitMismatchError("cycle state unit differs from the tariff unit")
+        self.tariff, self.cycle = tariff, cycle
+        self.sums: _Sums = {}
+        self._zero = Quantity.zero(tariff.unit)
+
+    def add(self, cycle_start: date, version: int, rate: Rate, amount: Decimal) -> None:
+        """Add the next part (call in time order, inside :func:`exact_arithmetic`)."""
+        cycle = _advance(self.cycle, CycleState(cycle_start, self._zero))
+        _add(self.sums, self.tariff, cycle, version, rate, amount)
+        self.cycle = CycleState(cycle.start, Quantity(cycle.used.amount + amount, self.tariff.unit))
+
+    def charges(self, start: datetime | None, end: datetime | None, include_fixed: bool) -> Charges:
+        """The priced result for usage from ``start`` to ``end`` (None: no usage)."""
+        tariff = self.tariff
+        lines = _energy_lines(self.sums, tariff)
+        fixed = (
+            fixed_charges(tariff, start, end)
+            if include_fixed and start is not None and end is not None
+            else ()
+        )
+        return Charges(
+            tariff=tariff.name,
+            currency=tariff.currency,
+            unit=tariff.unit,
+            start=start.astimezone(tariff.zone) if start else None,
+            end=end.astimezone(tariff.zone) if end else None,
+            energy_lines=lines,
+            fixed_lines=fixed,
+            cycle=self.cycle,
+        )
+
+
+def exact_arithmetic() -> AbstractContextManager[Context]:
+    """Decimal context that keeps products and quotients exact for realistic sizes."""
+    return localcontext(prec=60)
+
+
 def price(
     usage: Sequence[UsageInterval],
     tariff: Tariff,
@@ -247,32 +290,17 @@ def price(
     (unless ``include_fixed`` is false) and the updated cycle state.
     """
     intervals = _ordered(usage, tariff)
-    if cycle is not None and cycle.used.unit is not tariff.unit:
-        raise UnitMismatchError("cycle state unit differs from the tariff unit")
-    sums: _Sums = {}
-    with localcontext(prec=60):  # keep products and quotients exact for realistic sizes
+    totals = Accumulator(tariff, cycle)
+    with exact_arithmetic():
         for interval in intervals:
             pieces = segments(interval.start, interval.end, tariff)
-            for piece, rate, amount in _split_interval(interval, pieces, tariff):
-                cycle = _advance(cycle, CycleState(piece.cycle, Quantity.zero(tariff.unit)))
-                _add(sums, tariff, cycle, piece.version, rate, amount)
-                cycle = CycleState(cycle.start, Quantity(cycle.used.amount + amount, tariff.unit))
-        lines = _energy_lines(sums, tariff)
-        fixed = (
-            fixed_charges(tariff, intervals[0].start, intervals[-1].end)
-            if include_fixed and intervals
-            else ()
+            for piece, rate, amount in split_interval(interval, pieces, tariff):
+                totals.add(piece.cycle, piece.version, rate, amount)
+        return totals.charges(
+            intervals[0].start if intervals else None,
+            intervals[-1].end if intervals else None,
+            include_fixed,
         )
-    return Charges(
-        tariff=tariff.name,
-        currency=tariff.currency,
-        unit=tariff.unit,
-        start=intervals[0].start.astimezone(tariff.zone) if intervals else None,
-        end=intervals[-1].end.astimezone(tariff.zone) if intervals else None,
-        energy_lines=lines,
-        fixed_lines=fixed,
-        cycle=cycle,
-    )
 
 
 def _energy_lines(sums: _Sums, tariff: Tariff) -> tuple[EnergyLine, ...]:

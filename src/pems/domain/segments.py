@@ -99,17 +99,22 @@ def cut_points(start: datetime, end: datetime, tariff: Tariff) -> list[datetime]
     return sorted(cuts)
 
 
+def classify(instant: datetime, tariff: Tariff) -> tuple[int, Rate, date]:
+    """(version index, rate, billing cycle) of the time from ``instant`` to the next cut point."""
+    index = tariff.version_index_at(instant)
+    version = tariff.versions[index]
+    local = instant.astimezone(tariff.zone)
+    rate = version.tou.rate_at(local, tariff.calendar) if version.tou else Rate.FLAT
+    return index, rate, cycle_start(local.date(), tariff.billing_cycle)
+
+
 def segments(start: datetime, end: datetime, tariff: Tariff) -> list[Segment]:
     """Pieces of [start, end) with constant (version, rate, cycle), in time order."""
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     bounds = [start, *cut_points(start, end, tariff), end]
     pieces: list[Segment] = []
     for a, b in itertools.pairwise(bounds):
-        index = tariff.version_index_at(a)
-        version = tariff.versions[index]
-        local = a.astimezone(tariff.zone)
-        rate = version.tou.rate_at(local, tariff.calendar) if version.tou else Rate.FLAT
-        cycle = cycle_start(local.date(), tariff.billing_cycle)
+        index, rate, cycle = classify(a, tariff)
         previous = pieces[-1] if pieces else None
         if previous and (previous.version, previous.rate, previous.cycle) == (index, rate, cycle):
             pieces[-1] = Segment(previous.start, b, index, rate, cycle)

@@ -116,6 +116,8 @@ class IntervalReading(EnergyRegisters):
     class Meta:
         verbose_name = _("interval reading")
         verbose_name_plural = _("interval readings")
+        # Settlement reads each point's readings after its cursor's timestamp.
+        indexes = [models.Index(fields=["point", "read_at"], name="interval_reading_point_time")]
         constraints = [
             models.UniqueConstraint(
                 fields=["point", "interval_start"], name="interval_reading_unique"
