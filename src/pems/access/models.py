@@ -1,9 +1,15 @@
-"""Who a staff member is to PEMS: a role and the sites it covers."""
+"""Who a staff member is to PEMS: a role and the sites it covers; API tokens acting for them."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+from datetime import timedelta
+from typing import Any
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from pems.access.roles import Role
@@ -32,3 +38,82 @@ class Staff(TimestampedModel):
 
     def __str__(self) -> str:
         return f"{self.user.get_username()} ({self.get_role_display()})"
+
+
+def token_digest(secret: str) -> str:
+    """What is stored for a token: its SHA-256, never the secret itself."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A bearer token for the REST API, acting as its user with the user's role and scope.
+
+    Only the SHA-256 of the secret is kept: the secret is shown once, when the
+    token is issued. A revoked token stays listed (who had access, and until when).
+    """
+
+    #: ``last_used_at`` is refreshed at most this often, so reads do not become writes.
+    TOUCH_EVERY = timedelta(minutes=1)
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+        verbose_name=_("user"),
+    )
+    name = models.CharField(
+        _("name"),
+        max_length=100,
+        help_text=_("What the token is for, e.g. the integrating system."),
+    )
+    digest = models.CharField(_("SHA-256 of the token"), max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, editable=False)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.name} ({self.user.get_username()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @classmethod
+    def issue(cls, user: Any, name: str) -> tuple[ApiToken, str]:
+        """A new token for ``user`` and its secret (shown once, then only its digest remains)."""
+        secret = secrets.token_urlsafe(32)
+        token = cls(user=user, name=name, digest=token_digest(secret))
+        token.full_clean()
+        token.save()
+        return token, secret
+
+    @classmethod
+    def holder(cls, secret: str) -> ApiToken | None:
+        """The active token of an active user with this secret, or None."""
+        token = (
+            cls.objects.select_related("user__staff")
+            .filter(digest=token_digest(secret), revoked_at__isnull=True, user__is_active=True)
+            .first()
+        )
+        if token is not None:
+            token.touch()
+        return token
+
+    def touch(self) -> None:
+        now = timezone.now()
+        if self.last_used_at is None or now - self.last_used_at >= self.TOUCH_EVERY:
+            type(self).objects.filter(pk=self.pk).update(last_used_at=now)
+            self.last_used_at = now
+
+    def revoke(self) -> bool:
+        """Revoke now; False if it was already revoked."""
+        now = timezone.now()
+        done = type(self).objects.filter(pk=self.pk, revoked_at__isnull=True).update(revoked_at=now)
+        if done:
+            self.revoked_at = now
+        return bool(done)

@@ -1,0 +1,72 @@
+"""Tenants: who buys energy at a site."""
+
+from typing import Annotated, Any
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import FilterLookup, FilterSchema, Query, Router, Status
+from ninja.pagination import paginate
+
+from pems.access.roles import Capability
+from pems.accounts.models import Tenant
+from pems.api.common import Page, allow, caller, get_visible, visible
+from pems.api.errors import refusals
+from pems.api.schemas.accounts import TenantIn, TenantOut
+from pems.api.schemas.common import READ_ERRORS, WRITE_ERRORS
+from pems.audit.log import record, snapshot
+from pems.inventory.models import Location, Site
+
+router = Router(tags=["tenants"])
+
+
+class TenantFilters(FilterSchema):
+    site: Annotated[int | None, FilterLookup("site_id")] = None
+    room: Annotated[str | None, FilterLookup("room__name__iexact")] = None
+    q: Annotated[
+        str | None, FilterLookup(["name__icontains", "contact_name__icontains", "mobile"])
+    ] = None
+
+
+def _tenants() -> Any:
+    return Tenant.objects.select_related("room__parent__parent").order_by("site_id", "name", "pk")
+
+
+@router.get("", response=list[TenantOut], summary="List tenants")
+@paginate(Page)
+def list_tenants(request: HttpRequest, filters: Query[TenantFilters]) -> Any:
+    return filters.filter(visible(_tenants(), request))
+
+
+@router.get("/{tenant_id}", response={200: TenantOut, **READ_ERRORS}, summary="One tenant")
+def get_tenant(request: HttpRequest, tenant_id: int) -> Any:
+    return get_visible(_tenants(), request, tenant_id, _("Tenant"))
+
+
+@router.post("", response={201: TenantOut, **WRITE_ERRORS}, summary="Add a tenant")
+def create_tenant(request: HttpRequest, body: TenantIn) -> Any:
+    site = get_visible(Site.objects.all(), request, body.site, _("Site"), "site")
+    allow(request, Capability.SELL, site.pk)
+    room = None
+    if body.room is not None:
+        room = get_visible(Location.objects.all(), request, body.room, _("Room"), "room")
+    with refusals():
+        tenant = _add_tenant(site, room, body, caller(request))
+    return Status(201, tenant)
+
+
+@transaction.atomic
+def _add_tenant(site: Site, room: Location | None, body: TenantIn, actor: Any) -> Tenant:
+    """Validate as the model does, save, and audit in one transaction."""
+    tenant = Tenant(
+        site=site,
+        room=room,
+        name=body.name,
+        contact_name=body.contact_name,
+        mobile=body.mobile,
+        email=body.email,
+    )
+    tenant.full_clean()
+    tenant.save()
+    record(actor, "tenant.create", tenant, snapshot(tenant), body.reason)
+    return tenant

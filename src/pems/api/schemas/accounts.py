@@ -1,0 +1,104 @@
+"""Tenants and their prepaid accounts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from ninja import Field, Schema
+from pydantic import StringConstraints
+
+from pems.api.schemas.common import DecimalIn, DecimalOut, Reason
+from pems.api.schemas.inventory import LocationOut
+from pems.api.schemas.sales import PurchaseIn
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class TenantOut(Schema):
+    id: int
+    site: int
+    name: str
+    contact_name: str
+    mobile: str
+    email: str
+    room: LocationOut | None
+    created_at: datetime
+
+    @staticmethod
+    def resolve_site(obj: Any) -> int:
+        return int(obj.site_id)
+
+
+class TenantIn(Schema):
+    site: int
+    name: Name
+    mobile: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] = Field(
+        description="Mainland mobile number; SMS warnings go there."
+    )
+    contact_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] = ""
+    room: int | None = Field(None, description="The room's location id (same site).")
+    reason: Reason = ""
+
+
+class AccountOut(Schema):
+    id: int
+    site: int
+    tenant: int
+    tenant_name: str
+    status: str
+    opened_at: datetime
+    closed_at: datetime | None
+    balance: DecimalOut
+    currency: str
+    alarm_level: int
+    alarm1_threshold: DecimalOut | None
+    alarm2_threshold: DecimalOut | None
+    overdraft_limit: DecimalOut | None
+    reconnect_minimum: DecimalOut | None
+    keep_power: bool
+    metering_points: list[int] = Field(description="The points the account pays for now.")
+
+    @staticmethod
+    def resolve_site(obj: Any) -> int:
+        return int(obj.tenant.site_id)
+
+    @staticmethod
+    def resolve_tenant(obj: Any) -> int:
+        return int(obj.tenant_id)
+
+    @staticmethod
+    def resolve_tenant_name(obj: Any) -> str:
+        return str(obj.tenant.name)
+
+    @staticmethod
+    def resolve_balance(obj: Any) -> Any:
+        return obj.wallet_balance if obj.wallet_balance is not None else "0.00"
+
+    @staticmethod
+    def resolve_currency(obj: Any) -> str:
+        return str(obj.tenant.site.currency)
+
+    @staticmethod
+    def resolve_alarm_level(obj: Any) -> int:
+        state = getattr(obj, "prepaid_state", None)
+        return int(state.alarm) if state is not None else 0
+
+    @staticmethod
+    def resolve_metering_points(obj: Any) -> list[int]:
+        return [link.metering_point_id for link in obj.links.all() if link.released_at is None]
+
+
+class AccountIn(Schema):
+    """Open an account on metering points; optionally sell the first credit at once."""
+
+    tenant: int
+    metering_points: list[int] = Field(min_length=1, description="Metering point ids.")
+    alarm1_threshold: DecimalIn | None = Field(None, description="Empty: the site's default.")
+    alarm2_threshold: DecimalIn | None = None
+    overdraft_limit: DecimalIn | None = None
+    reconnect_minimum: DecimalIn | None = None
+    keep_power: bool = False
+    first_purchase: PurchaseIn | None = None
+    reason: Reason = ""

@@ -1,0 +1,159 @@
+"""Sites, gateways, meters and metering points (with live and prepaid state)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from ninja import Schema
+
+from pems.api.schemas.common import DecimalOut
+
+
+class SiteOut(Schema):
+    id: int
+    name: str
+    time_zone: str
+    currency: str
+    locale: str
+    default_alarm1_threshold: DecimalOut
+    default_alarm2_threshold: DecimalOut
+    default_overdraft_limit: DecimalOut
+    default_reconnect_minimum: DecimalOut
+
+
+class LocationOut(Schema):
+    id: int
+    kind: str
+    name: str
+    path: str
+
+    @staticmethod
+    def resolve_path(obj: Any) -> str:
+        return str(obj)
+
+
+class GatewayOut(Schema):
+    id: int
+    site: int
+    name: str
+    host: str
+    port: int
+    protocol: str
+    baud: int
+    parity: str
+    enabled: bool
+    location: LocationOut | None
+
+    @staticmethod
+    def resolve_site(obj: Any) -> int:
+        return int(obj.site_id)
+
+
+class MeterOut(Schema):
+    id: int
+    site: int
+    gateway: int
+    address: int
+    display_address: str
+    address_count: int
+    number: str
+    model: str
+    location: LocationOut | None
+    ct_ratio: int
+    pt_ratio: int
+    installed_on: date | None
+    removed_on: date | None
+
+    @staticmethod
+    def resolve_site(obj: Any) -> int:
+        return int(obj.gateway.site_id)
+
+    @staticmethod
+    def resolve_gateway(obj: Any) -> int:
+        return int(obj.gateway_id)
+
+    @staticmethod
+    def resolve_model(obj: Any) -> str:
+        return str(obj.model.code)
+
+
+class PointStateOut(Schema):
+    """The latest good reading; values the meter did not report are null, never zero."""
+
+    online: bool
+    read_at: datetime | None
+    last_seen: datetime | None
+    offline_since: datetime | None
+    energy_total: DecimalOut | None
+    energy_sharp: DecimalOut | None
+    energy_peak: DecimalOut | None
+    energy_flat: DecimalOut | None
+    energy_valley: DecimalOut | None
+    remaining_credit: DecimalOut | None
+    purchase_count: int | None
+    relay_closed: bool | None
+    forced_mode: str
+    alarm1: bool | None
+    alarm2: bool | None
+    arrears: bool | None
+    fault: bool | None
+    voltage_a: DecimalOut | None
+    voltage_b: DecimalOut | None
+    voltage_c: DecimalOut | None
+    current_a: DecimalOut | None
+    current_b: DecimalOut | None
+    current_c: DecimalOut | None
+    active_power: DecimalOut | None
+    power_factor: DecimalOut | None
+    meter_clock: datetime | None
+
+
+class PrepaidOut(Schema):
+    """The open account paying for the point, its balance now and its alarm level."""
+
+    account: int
+    balance: DecimalOut
+    currency: str
+    alarm_level: int
+    keep_power: bool
+
+
+class PointOut(Schema):
+    id: int
+    site: int
+    meter: int
+    meter_number: str
+    circuit: int
+    bus_address: int
+    phases: int
+    utility: str
+    fee_control: str
+    name: str
+    room: LocationOut | None
+    state: PointStateOut | None
+    prepaid: PrepaidOut | None
+
+    @staticmethod
+    def resolve_site(obj: Any) -> int:
+        return int(obj.meter.gateway.site_id)
+
+    @staticmethod
+    def resolve_meter(obj: Any) -> int:
+        return int(obj.meter_id)
+
+    @staticmethod
+    def resolve_state(obj: Any) -> Any:
+        return getattr(obj, "state", None)
+
+    @staticmethod
+    def resolve_prepaid(obj: Any) -> dict[str, Any] | None:
+        if obj.open_account_id is None:
+            return None
+        return {
+            "account": obj.open_account_id,
+            "balance": obj.open_balance if obj.open_balance is not None else "0.00",
+            "currency": obj.meter.gateway.site.currency,
+            "alarm_level": obj.open_alarm or 0,
+            "keep_power": bool(obj.open_keep_power),
+        }
