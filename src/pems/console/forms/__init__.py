@@ -1,0 +1,1 @@
+"""Console forms; money and control forms share the confirm-with-a-reason shape of ``base``."""

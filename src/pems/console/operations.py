@@ -1,0 +1,309 @@
+"""What a console user can start, composed from the domain actions (no rule lives here).
+
+Money goes through ``pems.billing.actions`` / ``pems.accounts.actions``,
+tariffs through ``pems.billing.tariffs``, relays and meter settings through
+``pems.control.actions.enqueue``; each of those audits itself with the actor
+and the reason. Composite operations run in one transaction.
+
+Keep-power (保电) has two halves: the account's ``keep_power`` flag stops the
+server-side policy from tripping (``pems.billing.policy`` reads it), and a
+``keep_power_on`` command makes the meter itself hold the relay closed (so a
+meter-side meter does not trip at zero either). Resuming prepaid control
+undoes both and lets the policy decide again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from pems.accounts import actions as accounts
+from pems.accounts.models import Account, Tenant
+from pems.audit.log import record, snapshot
+from pems.billing import actions as billing
+from pems.billing.credit import CreditError
+from pems.billing.models import Tariff
+from pems.billing.policy import apply_policy
+from pems.billing.replacement import FinalReading, Replacement, replace_meter
+from pems.billing.tariffs import TariffChangeRefused, assign_tariff, priced, tariff_at
+from pems.control import actions as control
+from pems.control.models import Command, CommandKind
+from pems.domain.errors import DomainError
+from pems.domain.money import Money
+from pems.domain.tou import Rate
+from pems.inventory.choices import FeeControl
+from pems.inventory.models import Location, MeteringPoint
+from pems.ledger.models import JournalEntry
+from pems.ledger.posting import LedgerError
+
+
+class OperationRefused(Exception):
+    """The operation cannot be done as asked; the message tells the person why."""
+
+
+#: Every refusal a domain action may answer with; the console shows the message
+#: next to the form and nothing has changed (each action runs in one transaction).
+REFUSALS: tuple[type[Exception], ...] = (
+    OperationRefused,
+    accounts.AccountActionError,
+    LedgerError,
+    CreditError,
+    TariffChangeRefused,
+    control.IdempotencyConflict,
+    DomainError,
+    ValidationError,
+)
+
+#: Commands a person may cancel while pending; a credit push goes with its sale's reversal.
+CANCELLABLE = [
+    CommandKind.TRIP,
+    CommandKind.CLOSE,
+    CommandKind.KEEP_POWER_ON,
+    CommandKind.KEEP_POWER_OFF,
+    CommandKind.RESUME_PREPAID,
+    CommandKind.SET_PRICES,
+    CommandKind.SET_ALARMS,
+    CommandKind.TIME_SYNC,
+]
+
+#: The relay commands a person can send one point, by their console name.
+RELAY_COMMANDS = {
+    "trip": CommandKind.TRIP,
+    "close": CommandKind.CLOSE,
+    "keep-power": CommandKind.KEEP_POWER_ON,
+    "resume-prepaid": CommandKind.RESUME_PREPAID,
+}
+
+
+def command_key(key: str, point: MeteringPoint, kind: str) -> str:
+    """The idempotency key of a console command: one per form, point and kind."""
+    return f"console:{key}:{point.pk}:{kind}"[:100]
+
+
+def open_account_of(point: MeteringPoint) -> Account | None:
+    """The open account paying for ``point`` (at most one, by a database constraint)."""
+    return (
+        Account.objects.filter(
+            links__metering_point=point,
+            links__released_at__isnull=True,
+            status=Account.Status.OPEN,
+        )
+        .select_related("tenant__site", "tenant__room")
+        .first()
+    )
+
+
+@transaction.atomic
+def relay(point: MeteringPoint, name: str, actor: Any, reason: str, key: str) -> Command:
+    """Trip, close, keep power or resume prepaid control of one point."""
+    kind = RELAY_COMMANDS[name]
+    account = open_account_of(point)
+    if account is not None and kind in (CommandKind.KEEP_POWER_ON, CommandKind.RESUME_PREPAID):
+        wanted = kind == CommandKind.KEEP_POWER_ON
+        if account.keep_power != wanted:
+            accounts.set_thresholds(account, actor, reason, keep_power=wanted)
+    command = control.enqueue(
+        point, kind, idempotency_key=command_key(key, point, kind), actor=actor, reason=reason
+    )
+    if account is not None and kind == CommandKind.RESUME_PREPAID:
+        apply_policy(account, actor=actor)  # the policy decides the relay again
+    return command
+
+
+def meter_prices(account: Account, at: datetime) -> dict[str, str]:
+    """The four rates a meter-side meter needs from the account's tariff in force at ``at``."""
+    tariff = tariff_at(account, at)
+    if tariff is None:
+        raise OperationRefused(_("The account has no tariff in force; set one first."))
+    version = priced(tariff).version_at(at)
+    if version.tiers is not None:
+        raise OperationRefused(
+            _("%(tariff)s has tiers, which a meter cannot apply: use server-side fee control.")
+            % {"tariff": tariff.name}
+        )
+    flat = version.prices.get(Rate.FLAT)
+    prices = {}
+    for rate in Rate:
+        price = version.prices.get(rate, flat)
+        if price is None:
+            raise OperationRefused(
+                _("%(tariff)s has no %(rate)s price.") % {"tariff": tariff.name, "rate": rate}
+            )
+        prices[rate.value] = str(price)
+    return prices
+
+
+def meter_side_account(point: MeteringPoint) -> Account:
+    if point.fee_control != FeeControl.METER_SIDE:
+        raise OperationRefused(_("Only a meter-side meter keeps prices and thresholds."))
+    account = open_account_of(point)
+    if account is None:
+        raise OperationRefused(_("No open account pays for this point."))
+    return account
+
+
+def push_prices(
+    point: MeteringPoint, actor: Any, reason: str, key: str, at: datetime | None = None
+) -> Command:
+    """Queue the tariff's rates to a meter-side meter (not before ``at`` when given)."""
+    account = meter_side_account(point)
+    when = at or timezone.now()
+    return control.enqueue(
+        point,
+        CommandKind.SET_PRICES,
+        meter_prices(account, when),
+        idempotency_key=command_key(key, point, CommandKind.SET_PRICES),
+        not_before=at if at is not None and at > timezone.now() else None,
+        actor=actor,
+        reason=reason,
+    )
+
+
+def meter_thresholds(account: Account) -> dict[str, str]:
+    values = account.effective_thresholds()
+    return {
+        "alarm1": str(values["alarm1"]),
+        "alarm2": str(values["alarm2"]),
+        "overdraft": str(values["overdraft"]),
+    }
+
+
+def push_thresholds(point: MeteringPoint, actor: Any, reason: str, key: str) -> Command:
+    """Queue the account's alarm thresholds and overdraft limit to a meter-side meter."""
+    account = meter_side_account(point)
+    return control.enqueue(
+        point,
+        CommandKind.SET_ALARMS,
+        meter_thresholds(account),
+        idempotency_key=command_key(key, point, CommandKind.SET_ALARMS),
+        actor=actor,
+        reason=reason,
+    )
+
+
+def meter_side_points(account: Account) -> list[MeteringPoint]:
+    return list(
+        MeteringPoint.objects.filter(
+            account_links__account=account,
+            account_links__released_at__isnull=True,
+            fee_control=FeeControl.METER_SIDE,
+        )
+    )
+
+
+@transaction.atomic
+def set_thresholds(
+    account: Account, values: dict[str, Decimal | None], actor: Any, reason: str, key: str
+) -> list[Command]:
+    """Change the thresholds, let the policy judge the balance again, tell meter-side meters."""
+    accounts.set_thresholds(account, actor, reason, **values)
+    apply_policy(account, actor=actor)
+    return [push_thresholds(p, actor, reason, key) for p in meter_side_points(account)]
+
+
+@transaction.atomic
+def set_tariff(
+    account: Account, tariff: Tariff, effective_from: datetime, actor: Any, reason: str, key: str
+) -> list[Command]:
+    """Assign the tariff; meter-side meters get its rates when it takes effect."""
+    assign_tariff(account, tariff, effective_from, actor, reason)
+    points = meter_side_points(account)
+    return [push_prices(p, actor, reason, key, at=effective_from) for p in points]
+
+
+@transaction.atomic
+def create_tenant(
+    *,
+    site_id: int,
+    name: str,
+    mobile: str,
+    contact_name: str,
+    room: Location | None,
+    actor: Any,
+    reason: str,
+) -> Tenant:
+    tenant = Tenant(site_id=site_id, name=name, mobile=mobile, contact_name=contact_name, room=room)
+    tenant.full_clean()
+    tenant.save()
+    record(actor, "tenant.create", tenant, snapshot(tenant), reason)
+    return tenant
+
+
+@dataclass(frozen=True)
+class Opened:
+    account: Account
+    sale: JournalEntry | None
+
+
+@transaction.atomic
+def open_account(
+    point: MeteringPoint,
+    tenant: Tenant,
+    tariff: Tariff | None,
+    first_purchase: Money | None,
+    channel: str,
+    actor: Any,
+    reason: str,
+    key: str,
+) -> Opened:
+    """Open an account on ``point``, price it from now, and sell the first purchase."""
+    account = accounts.open_account(tenant, [point], actor, reason)
+    if tariff is not None:
+        set_tariff(account, tariff, timezone.now(), actor, reason, key)
+    sale = None
+    if first_purchase is not None:
+        sale = billing.sell(account, first_purchase, channel, actor, f"console:{key}", reason)[
+            0
+        ].entry
+    return Opened(account, sale)
+
+
+def sell(
+    account: Account, amount: Money, channel: str, actor: Any, reason: str, key: str
+) -> JournalEntry:
+    """One counter sale; the form's key makes a resubmitted form return the same sale."""
+    sale, _push = billing.sell(account, amount, channel, actor, f"console:{key}", reason)
+    return sale.entry
+
+
+@transaction.atomic
+def refund(
+    account: Account, amount: Money, channel: str, actor: Any, reason: str, key: str
+) -> JournalEntry:
+    """Pay credit back, then let the policy judge the lower balance."""
+    posted = accounts.refund(account, amount, channel, actor, reason, f"console:{key}")
+    apply_policy(account, actor=actor)
+    return posted.entry
+
+
+def replace(
+    point: MeteringPoint,
+    new_number: str,
+    old_total: Decimal,
+    old_remaining_credit: Decimal | None,
+    new_initial_total: Decimal,
+    new_purchase_count: int,
+    actor: Any,
+    reason: str,
+) -> Replacement:
+    try:
+        return replace_meter(
+            point,
+            new_number,
+            FinalReading(old_total, old_remaining_credit),
+            new_initial_total,
+            actor,
+            reason,
+            new_purchase_count=new_purchase_count,
+        )
+    except ValueError as exc:  # replace_meter's refusals (multi-circuit box, missing credit)
+        if isinstance(exc, DomainError):
+            raise
+        raise OperationRefused(str(exc)) from exc

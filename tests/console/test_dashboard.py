@@ -1,0 +1,95 @@
+"""The dashboard's figures, and the room page's daily usage chart."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.urls import reverse
+from django.utils import timezone
+
+from pems.console.chart import daily_usage, usage_chart
+from pems.console.dashboard import site_today
+from pems.metering.models import DailyFreeze
+from tests.console.conftest import sell
+
+
+def test_the_dashboard_counts_states_sales_and_energy(login, plaza):
+    today = site_today(plaza.site)
+    DailyFreeze.objects.create(
+        point=plaza.opened, day=today, energy_total=Decimal("987.500"), read_at=timezone.now()
+    )
+    sell(plaza.account, "50.00", "second-sale")
+    response = login("cashier").get(reverse("console:dashboard"))
+    board = response.context["dashboard"]
+    assert (board.points, board.online, board.offline) == (5, 4, 1)
+    counts = {state.value: n for state, n in board.state_counts}
+    assert counts == {
+        "offline": 1,
+        "tripped": 0,
+        "not-opened": 1,
+        "keep-power": 0,
+        "arrears": 1,
+        "alarm2": 0,
+        "alarm1": 0,
+        "opened": 2,
+    }
+    (north,) = board.sites
+    assert (north.sales_count, north.sales_amount) == (2, Decimal("250.00"))
+    assert north.energy_today == Decimal("12.500")
+    assert board.newest_age is not None
+    assert board.newest_age < 60
+
+
+def test_the_dashboard_site_picker_narrows_to_one_site(login, plaza):
+    client = login("manager", all_sites=True)
+    both = client.get(reverse("console:dashboard")).context["dashboard"]
+    assert both.points == 6
+    one = client.get(reverse("console:dashboard"), {"site": plaza.other_site.pk})
+    assert one.context["dashboard"].points == 1
+    assert [f.site for f in one.context["dashboard"].sites] == [plaza.other_site]
+
+
+def test_daily_usage_from_freezes():
+    d = [dt.date(2026, 3, n) for n in (1, 2, 3, 4)]
+    totals = {d[0]: Decimal("10.000"), d[1]: Decimal("15.500"), d[3]: Decimal("1.000")}
+    usage = daily_usage(totals, d, latest=Decimal("3.250"))
+    assert usage == {
+        d[0]: Decimal("5.500"),
+        d[1]: None,  # no freeze on the 3rd
+        d[2]: None,  # no freeze on the day itself
+        d[3]: Decimal("2.250"),  # today: up to the latest reading
+    }
+    assert daily_usage({d[0]: Decimal(9), d[1]: Decimal(2)}, d[:2], None)[d[0]] is None  # exchange
+
+
+def test_the_chart_scales_bars_to_a_round_peak():
+    d = [dt.date(2026, 3, n) for n in range(1, 4)]
+    chart = usage_chart({d[0]: Decimal("30"), d[1]: None, d[2]: Decimal("15")})
+    assert chart.peak == Decimal("50")
+    assert chart.total == Decimal("45")
+    heights = [bar.height for bar in chart.bars]
+    assert heights == [Decimal("84.0"), Decimal(0), Decimal("42.0")]  # of 140 px
+    assert all(bar.y + bar.height == chart.base_y for bar in chart.bars)
+    assert usage_chart({d[0]: None}).empty
+
+
+def test_the_room_page_draws_the_last_30_days(login, plaza):
+    today = site_today(plaza.site)
+    for back, total in ((2, "970.000"), (1, "985.000"), (0, "995.000")):
+        DailyFreeze.objects.create(
+            point=plaza.opened,
+            day=today - dt.timedelta(days=back),
+            energy_total=Decimal(total),
+            read_at=timezone.now(),
+        )
+    response = login("readonly").get(reverse("console:point", args=[plaza.opened.pk]))
+    info = response.context["info"]
+    assert len(info.chart.bars) == 30
+    assert [b.usage for b in info.chart.bars[-3:]] == [
+        Decimal("15.000"),
+        Decimal("10.000"),
+        Decimal("5.000"),  # today, to the latest reading (1000)
+    ]
+    assert info.today_energy == Decimal("5.000")
+    assert 'id="usage-chart"' in response.content.decode()
