@@ -1,106 +1,267 @@
-"""A small sample site so a newcomer sees a populated console at once.
+"""The demo plaza: its sheet, its tenants and accounts, and one login per role.
 
-Idempotent: a second run finds the site and changes nothing. The full
-simulated plaza replaces this when the demo grows (see the console issue).
+``pems demo`` writes :func:`demo_plan` as a sheet, serves it with the
+simulator and loads it with the importer — the same single path an installer
+uses — then calls :func:`seed_demo` and :func:`ensure_logins`. Both are
+idempotent: a second run finds its tenants and users and changes nothing.
+
+The spread of states comes from a 12-slot cycle over the plaza's 242 points
+(:data:`SLOTS`): both fee-control modes, the flat, TOU and tiered example
+tariffs, accounts that are normal, already in alarm 1 / 2 or in arrears, a few
+only just above an alarm (the accelerated load crosses it within minutes),
+keep-power on each side, and rooms with no account at all.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any, TypeVar
+from pathlib import Path
 
-from django.db import models, transaction
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
 
-from pems.accounts.models import Account, AccountMeteringPoint, Tenant
-from pems.inventory.choices import FeeControl, GatewayProtocol, LocationKind, Phases, Utility
-from pems.inventory.models import Gateway, Location, Meter, MeteringPoint, MeterModel, Site
-
-ModelT = TypeVar("ModelT", bound=models.Model)
+from pems.access.models import Staff
+from pems.access.roles import Role
+from pems.accounts.actions import open_account
+from pems.accounts.models import Tenant
+from pems.audit.log import diff, record, snapshot
+from pems.billing.actions import sell
+from pems.billing.models import Tariff
+from pems.billing.policy import apply_policy
+from pems.billing.tariffs import assign_tariff, create_tariff
+from pems.control import actions as control
+from pems.control.models import CommandKind
+from pems.domain.money import Money
+from pems.inventory.models import MeteringPoint, Site
+from pems.siteplan import FeeControl, Prices, SitePlan, plaza
 
 DEMO_SITE = "Demo Plaza 示范广场"
+ACTOR = "pems demo"
+#: The example tariffs (docs/tariffs.md) the demo sells under.
+TARIFF_DIR = Path(__file__).resolve().parents[3] / "examples" / "tariffs"
+TARIFF_FILES = {"flat": "flat.toml", "tou": "tou.toml", "tiered": "tiered.toml"}
+#: Meter-side meters price with the TOU tariff's rates (sharp, peak, flat, valley).
+METER_SIDE_PRICES = Prices(
+    Decimal("1.3512"), Decimal("1.1053"), Decimal("0.6632"), Decimal("0.2981")
+)
 
 
-def _make(model_class: type[ModelT], /, **fields: Any) -> ModelT:
-    """Create a row through the same validation a person's input gets."""
-    obj = model_class(**fields)
-    obj.full_clean()
-    obj.save()
-    return obj
+@dataclass(frozen=True)
+class Slot:
+    """What one metering point of the demo gets: its fee control, tariff and opening sale."""
+
+    fee_control: FeeControl
+    tariff: str | None  # None: the room has no account ("not opened")
+    sale: Decimal | None  # None: opened without a sale (arrears at once)
+    state: str
+    keep_power: bool = False
 
 
-_TENANTS = [
-    ("Lucky Noodles 福满面馆", "13800138001"),
-    ("Green Tea House 绿茶坊", "13800138002"),
-    ("Star Phones 星辰通讯", "13800138003"),
-    ("Bright Optics 明亮眼镜", "13800138004"),
-]
+_M, _S = FeeControl.METER_SIDE, FeeControl.SERVER_SIDE
+#: Site defaults: alarm 1 at 50.00, alarm 2 at 20.00, trip at 0.
+SLOTS: tuple[Slot, ...] = (
+    Slot(_S, "flat", Decimal("320.00"), "normal"),
+    Slot(_M, "tou", Decimal("260.00"), "normal"),
+    Slot(_S, "tou", Decimal("35.00"), "alarm 1"),
+    Slot(_M, "tou", Decimal("53.00"), "near alarm 1"),
+    Slot(_S, "tiered", None, "arrears"),
+    Slot(_M, "tou", None, "arrears"),
+    Slot(_S, "flat", None, "arrears, keep-power", keep_power=True),
+    Slot(_S, "tiered", Decimal("480.00"), "normal"),
+    Slot(_M, "tou", Decimal("12.00"), "alarm 2"),
+    Slot(_S, "flat", Decimal("24.00"), "near alarm 2"),
+    Slot(_M, "tou", Decimal("8.00"), "keep-power", keep_power=True),
+    Slot(_S, None, None, "not opened"),
+)
+
+_SHOPS = (
+    "Lucky Noodles 福满面馆",
+    "Green Tea House 绿茶坊",
+    "Star Phones 星辰通讯",
+    "Bright Optics 明亮眼镜",
+    "Golden Bakery 金麦烘焙",
+    "Jade Pharmacy 玉泉药房",
+    "Sunny Florist 阳光花店",
+    "Panda Books 熊猫书店",
+    "Silk Road Tailor 丝路裁缝",
+    "Happy Kids 快乐童装",
+    "Lotus Spa 莲花水疗",
+    "Dragon Gym 龙腾健身",
+    "Blue Sea Seafood 蓝海海鲜",
+)
+
+
+def slot_of(index: int) -> Slot:
+    """The slot of the ``index``-th point in sheet order."""
+    return SLOTS[index % len(SLOTS)]
+
+
+def demo_plan(host: str = "127.0.0.1", base_port: int = 15020) -> SitePlan:
+    """The reference plaza with the demo's fee controls; meters start with no credit.
+
+    Credit reaches meter-side meters only as PEMS sells it (pushed by the
+    collector), so the ledger and the meters agree from the first sale.
+    """
+    plan = plaza(host, base_port)
+    gateways, index = [], 0
+    for gateway in plan.gateways:
+        meters = []
+        for meter in gateway.meters:
+            slot = slot_of(index)
+            prices = METER_SIDE_PRICES if slot.fee_control is _M else meter.prices
+            meters.append(
+                replace(
+                    meter, fee_control=slot.fee_control, prices=prices, initial_credit=Decimal(0)
+                )
+            )
+            index += 1
+        gateways.append(replace(gateway, meters=tuple(meters)))
+    return SitePlan(DEMO_SITE, tuple(gateways))
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """What :func:`seed_demo` did: nothing on a second run."""
+
+    tenants: int
+    accounts: int
+    sales: int
+
+    @property
+    def created(self) -> bool:
+        return bool(self.tenants)
+
+
+def ensure_site() -> Site:
+    """The demo site, created (and audited) on the first run."""
+    site = Site.objects.filter(name=DEMO_SITE).first()
+    if site is None:
+        site = Site(name=DEMO_SITE)
+        site.full_clean()
+        site.save()
+        record(ACTOR, "create", site, diff({}, snapshot(site)), "pems demo")
+    return site
 
 
 @transaction.atomic
-def seed_demo_site() -> Site:
-    """Create the demo site with its locations, a gateway, meters, tenants and accounts."""
-    existing = Site.objects.filter(name=DEMO_SITE).first()
-    if existing is not None:
-        return existing
-    site = _make(Site, name=DEMO_SITE)
-    building = _make(Location, site=site, kind=LocationKind.BUILDING, name="A")
-    shaft = _make(Location, site=site, kind=LocationKind.SHAFT, name="Shaft 1")
-    floor = _make(Location, site=site, kind=LocationKind.FLOOR, name="1F", parent=building)
-    rooms = [
-        _make(Location, site=site, kind=LocationKind.ROOM, name=f"A1{n:02d}", parent=floor)
-        for n in range(1, 7)
-    ]
-    gateway = _make(
-        Gateway,
-        site=site,
-        location=shaft,
-        name="Shaft 1 bus",
-        host="127.0.0.1",
-        port=15020,
-        protocol=GatewayProtocol.MODBUS_RTU_OVER_TCP,
-        baud=9600,
-    )
-    dtsy = MeterModel.objects.get(code="DTSY1352-NK")
-    points = []
-    for index, room in enumerate(rooms, start=1):
-        meter = _make(
-            Meter,
-            gateway=gateway,
-            address=index,
-            number=f"{240000000000 + index}",
-            model=dtsy,
-            location=shaft,
+def seed_demo(site: Site, plan: SitePlan) -> Seeded:
+    """Tenants, accounts, tariffs and opening sales for the imported plan; once per site.
+
+    Everything goes through the actions a cashier's screen uses (open, assign
+    tariff, sell, apply policy, keep-power), so the ledger, the command queue
+    and the audit log look exactly as they would after a day of real work.
+    """
+    if Tenant.objects.filter(site=site).exists():
+        return Seeded(0, 0, 0)
+    tariffs = ensure_tariffs(site)
+    points = {
+        p.meter_number: p
+        for p in MeteringPoint.objects.filter(meter__gateway__site=site).select_related(
+            "room", "meter"
         )
-        points.append(
-            _make(
-                MeteringPoint,
-                meter=meter,
-                phases=Phases.THREE,
-                utility=Utility.ELECTRICITY,
-                fee_control=FeeControl.METER_SIDE if index % 2 else FeeControl.SERVER_SIDE,
-                room=room,
+    }
+    tenants = accounts = sales = 0
+    now = timezone.now()
+    for index, (_, planned) in enumerate(plan.points()):
+        slot = slot_of(index)
+        point = points[planned.meter_number]
+        if slot.tariff is None:
+            continue
+        tenant = Tenant(
+            site=site,
+            name=f"{_SHOPS[index % len(_SHOPS)]} · {point.room.name if point.room else index}",
+            mobile=f"1380013{index:04d}",
+            room=point.room,
+        )
+        tenant.full_clean()
+        tenant.save()
+        record(ACTOR, "create", tenant, diff({}, snapshot(tenant)), "demo tenant")
+        account = open_account(
+            tenant, [point], ACTOR, reason="demo account", keep_power=slot.keep_power
+        )
+        assign_tariff(account, tariffs[slot.tariff], now, ACTOR, reason="demo tariff")
+        tenants, accounts = tenants + 1, accounts + 1
+        if slot.sale is not None:
+            sale = Money(slot.sale, site.currency)
+            sell(account, sale, "cash", ACTOR, f"demo:{point.meter_number}", "opening sale")
+            sales += 1
+        else:
+            apply_policy(account, actor=ACTOR)
+        if slot.keep_power and slot.fee_control is _M:
+            control.enqueue(point, CommandKind.KEEP_POWER_ON, actor=ACTOR, reason="demo keep-power")
+    return Seeded(tenants, accounts, sales)
+
+
+def ensure_tariffs(site: Site) -> dict[str, Tariff]:
+    """The flat, TOU and tiered example tariffs, created once for the site."""
+    tariffs = {}
+    for kind, filename in TARIFF_FILES.items():
+        path = TARIFF_DIR / filename
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path} is missing: the demo sells under the example tariffs of a source checkout"
             )
+        document = path.read_text(encoding="utf-8")
+        name = str(tomllib.loads(document)["name"])
+        found = Tariff.objects.filter(site=site, name=name).first()
+        tariffs[kind] = found or create_tariff(site, name, document, ACTOR, "demo tariff")
+    return tariffs
+
+
+@dataclass(frozen=True)
+class Login:
+    role: Role
+    username: str
+    password: str
+
+
+def demo_passwords(path: Path) -> dict[str, str]:
+    """One password per role, generated on the first run and kept (mode 0600) in ``path``.
+
+    ``PEMS_DEMO_PASSWORD`` gives every demo login that password instead.
+    """
+    if shared := os.environ.get("PEMS_DEMO_PASSWORD"):
+        return {role.value: shared for role in Role}
+    known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    missing = {role.value for role in Role} - known.keys()
+    if missing:
+        known |= {name: secrets.token_urlsafe(12) for name in sorted(missing)}
+        path.write_text(json.dumps(known, indent=2))
+        path.chmod(0o600)
+    return known
+
+
+@transaction.atomic
+def ensure_logins(site: Site, passwords: dict[str, str]) -> list[Login]:
+    """One user per role (username = role); the admin is a superuser over every site.
+
+    Manager and read-only cover every site; cashier and operator only the
+    demo site, to show per-site scope. A password is reset only when it no
+    longer matches the kept one.
+    """
+    users = get_user_model()
+    logins = []
+    for role in Role:
+        user, created = users.objects.get_or_create(username=role.value)
+        password = passwords[role.value]
+        if created or not user.check_password(password):
+            user.set_password(password)
+        user.is_superuser = user.is_staff = role is Role.ADMIN
+        user.is_active = True
+        user.save()
+        staff, _ = Staff.objects.update_or_create(
+            user=user,
+            defaults={"role": role, "all_sites": role in {Role.ADMIN, Role.MANAGER, Role.READONLY}},
         )
-    adf = _make(
-        Meter,
-        gateway=gateway,
-        address=7,
-        address_count=4,
-        number="240000000100",
-        model=MeterModel.objects.get(code="ADF300"),
-        location=shaft,
-    )
-    for circuit in range(1, 5):
-        _make(
-            MeteringPoint,
-            meter=adf,
-            circuit=circuit,
-            phases=Phases.SINGLE,
-            name=f"Kiosk {circuit}",
-            fee_control=FeeControl.SERVER_SIDE,
-        )
-    for (name, mobile), room, point in zip(_TENANTS, rooms, points, strict=False):
-        tenant = _make(Tenant, site=site, name=name, mobile=mobile, room=room)
-        account = _make(Account, tenant=tenant, alarm1_threshold=Decimal("100.00"))
-        _make(AccountMeteringPoint, account=account, metering_point=point)
-    return site
+        if not staff.all_sites:
+            staff.sites.add(site)
+        if created:
+            record(ACTOR, "create", user, {"role": [None, role.value]}, "demo login")
+        logins.append(Login(role, role.value, password))
+    return logins

@@ -24,9 +24,11 @@ from typing import TextIO
 from pems.devices.security import DEV_MASTER_KEY_HEX, KeyConfigError, MasterKey
 from pems.sim.control import ControlServer, apply_command
 from pems.sim.site import Endpoint, SimSite, SiteError
+from pems.sim.state import load_state, save_state
 from pems.siteplan import SheetError, SitePlan, load_plan, write_sheet
 
 DEV_KEY_WARNING = "WARNING: using the public development master key; never use it with real meters."
+STATE_SAVE_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,7 @@ class SimulateOptions:
     base_port: int = 15020
     control_port: int | None = None
     speed: int = 1
+    load: int = 1
     bus_delay: bool = True
     turnaround_ms: int = 20
     processes: int = 1
@@ -45,6 +48,7 @@ class SimulateOptions:
     dev_key: bool = False
     duration: float | None = None
     faults: Path | None = None
+    state: Path | None = None
 
     @property
     def control(self) -> int:
@@ -67,6 +71,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="JSON control port (default base-port − processes); process i uses it + i",
     )
     add("--speed", type=int, default=1, help="simulated seconds per real second (default 1)")
+    add(
+        "--load",
+        type=int,
+        default=1,
+        help="energy (and credit) used × N, clocks and shown power unchanged (default 1)",
+    )
     add("--no-bus-delay", action="store_true", help="answer at once instead of RS485 line time")
     add("--turnaround-ms", type=int, default=20, help="meter turnaround per request (default 20)")
     add("--processes", type=int, default=1, help="split the gateways over N processes")
@@ -78,6 +88,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         help="JSON-lines file of control commands to apply at start",
+    )
+    add(
+        "--state",
+        type=Path,
+        default=None,
+        help="keep the meters' registers, credit and relays in this JSON file across restarts",
     )
 
 
@@ -92,6 +108,7 @@ def options_from(namespace: argparse.Namespace | Mapping[str, object]) -> Simula
         if values.get("control_port") is None
         else int(str(values["control_port"])),
         speed=int(str(values["speed"])),
+        load=int(str(values.get("load") or 1)),
         bus_delay=not values["no_bus_delay"],
         turnaround_ms=int(str(values["turnaround_ms"])),
         processes=int(str(values["processes"])),
@@ -101,6 +118,7 @@ def options_from(namespace: argparse.Namespace | Mapping[str, object]) -> Simula
         dev_key=bool(values["dev_key"]),
         duration=None if values.get("duration") is None else float(str(values["duration"])),
         faults=None if values.get("faults") is None else Path(str(values["faults"])),
+        state=None if values.get("state") is None else Path(str(values["state"])),
     )
 
 
@@ -140,7 +158,9 @@ def run(
     try:
         if options.processes > 1:
             return _run_processes(plan, key, options, out, ready)
-        asyncio.run(_serve(plan, key, options, None, options.control, ready))
+        asyncio.run(
+            _serve(plan, key, options, None, options.control, ready, lambda m: _say(out, m))
+        )
     except (SiteError, OSError) as exc:
         _say(out, f"pems simulate: {exc}")
         return 1
@@ -157,6 +177,10 @@ def _say(out: TextIO, line: str) -> None:
 def _check(options: SimulateOptions) -> None:
     if options.speed < 1 or options.processes < 1 or options.turnaround_ms < 0:
         raise ValueError("--speed and --processes must be ≥ 1 and --turnaround-ms ≥ 0")
+    if options.load < 1:
+        raise ValueError("--load must be ≥ 1 (the energy each meter uses × N)")
+    if options.state is not None and options.processes > 1:
+        raise ValueError("--state keeps one process's meters: use it with --processes 1")
     if not 1 <= options.base_port <= 65535 or not 1 <= options.control <= 65535:
         raise ValueError("--base-port and --control-port must be ports 1–65535")
 
@@ -179,7 +203,8 @@ def _announce(plan: SitePlan, options: SimulateOptions, out: TextIO) -> None:
     _say(
         out,
         f"Simulating {plan.site}: {len(plan.gateways)} gateways, {plan.meter_count} meters "
-        f"(speed ×{options.speed}, {timing}, {options.processes} process(es))",
+        f"(speed ×{options.speed}, load ×{options.load}, {timing}, "
+        f"{options.processes} process(es))",
     )
     for gateway in plan.gateways:
         meters = len(gateway.meters)
@@ -196,6 +221,7 @@ async def _serve(
     codes: Sequence[str] | None,
     control: int,
     ready: Callable[[], None],
+    say: Callable[[str], None] = lambda _: None,
 ) -> None:
     """Serve (a subset of) the plan until a stop signal or the duration ends."""
     stop = asyncio.Event()
@@ -206,23 +232,48 @@ async def _serve(
         plan,
         master_key=key,
         speed=options.speed,
+        load=options.load,
         bus_delay=options.bus_delay,
         turnaround=options.turnaround_ms / 1000,
         gateways=codes,
     )
+    if options.state is not None:
+        restored = load_state(site, options.state)
+        say(
+            f"Restored {restored} meters from {options.state}"
+            if restored
+            else f"No saved field in {options.state}: meters start fresh"
+        )
     first = 0 if codes is None else [g.code for g in plan.gateways].index(codes[0])
     controller = ControlServer(site)
+    saver = None
     try:
         await site.start(options.host, options.base_port + first)
         await controller.start(options.host, control)
         if options.faults is not None:
             apply_fault_file(site, options.faults)
+        if options.state is not None:
+            saver = asyncio.create_task(_keep_saving(site, options.state, stop))
         ready()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), options.duration)
     finally:
+        stop.set()
+        if saver is not None:
+            await saver
         await controller.stop()
         await site.stop()
+        if options.state is not None:
+            say(f"Saved {save_state(site, options.state)} meters to {options.state}")
+
+
+async def _keep_saving(site: SimSite, path: Path, stop: asyncio.Event) -> None:
+    """Save the field every few seconds, so even a killed simulator loses little."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), STATE_SAVE_SECONDS)
+        if not stop.is_set():
+            save_state(site, path)
 
 
 def apply_fault_file(site: SimSite, path: Path) -> None:

@@ -15,10 +15,12 @@ same result to the last unit. Snapshots floor energy to 0.001 and credit to
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
 from functools import cache
+from typing import Any
 
 from pems.devices.errors import PurchaseReason
 from pems.sim.clock import MS_PER_HOUR, Clock
@@ -124,10 +126,21 @@ class _Registers:
 
 
 class SimMeter:
-    """One simulated meter (or ADF300 circuit) on a bus."""
+    """One simulated meter (or ADF300 circuit) on a bus.
 
-    def __init__(self, point: MeterPoint, clock: Clock, profile: LoadProfile = PROFILE) -> None:
+    ``load`` multiplies the energy the meter uses (and so the credit it
+    spends) without changing its clock or the power it reports: a demo's
+    way to make alarms and trips come within minutes while meter clocks and
+    TOU periods stay true (the power registers could not show ×60 anyway).
+    """
+
+    def __init__(
+        self, point: MeterPoint, clock: Clock, profile: LoadProfile = PROFILE, load: int = 1
+    ) -> None:
+        if load < 1:
+            raise ValueError("load must be a whole number ≥ 1")
         self.point = point
+        self.load = load
         self.address = point.address
         self.model = point.model
         self.phases = _phases(point)
@@ -176,7 +189,7 @@ class SimMeter:
         while t < now and self._powered():
             offset = self._profile.utc_offset_ms  # the load changes on local hours
             end = min(((t + offset) // MS_PER_HOUR + 1) * MS_PER_HOUR - offset, now)
-            rate = self._profile.rate(r.base, r.seed, t)
+            rate = self._profile.rate(r.base, r.seed, t) * self.load
             if rate:
                 tariff = self._profile.tariff(t)
                 amount = rate * (end - t)
@@ -347,6 +360,60 @@ class SimMeter:
         self.control_words = ()
         self.faults = Faults()
         self._update_latch()
+
+    # -- persistence (``pems simulate --state``) ------------------------------
+
+    def saved(self) -> dict[str, Any]:
+        """Everything a restart would otherwise lose, as JSON-ready values."""
+        self._advance()
+        r = self._r
+        return {
+            "meter_number": r.meter_number,
+            "tou": list(r.tou),
+            "credit_units": r.credit_units,
+            "purchase_count": r.purchase_count,
+            "total_purchased": str(r.total_purchased),
+            "trip_count": r.trip_count,
+            "credit_tripped": r.credit_tripped,
+            "customer_number": r.customer_number,
+            "last_purchase": r.last_purchase,
+            "relay_mode": self.relay_mode.value,
+            "control_words": list(self.control_words),
+            "prices": [str(p) for p in self.prices],
+            "alarm1": str(self.alarm1_threshold),
+            "alarm2": str(self.alarm2_threshold),
+            "overdraft_limit": str(self.overdraft_limit),
+            "hoarding_limit": None if self.hoarding_limit is None else str(self.hoarding_limit),
+            "fee_control_on": self.fee_control_on,
+        }
+
+    def restore(self, saved: Mapping[str, Any]) -> None:
+        """Take back what :meth:`saved` gave; the meter carries on from now.
+
+        The time the simulator was stopped is not simulated: a restarted
+        field resumes where it stopped, as the demo's data does.
+        """
+        self._advance()
+        r = self._fresh(str(saved["meter_number"]))
+        r.tou = [int(v) for v in saved["tou"]]
+        r.credit_units = int(saved["credit_units"])
+        r.purchase_count = int(saved["purchase_count"])
+        r.total_purchased = Decimal(str(saved["total_purchased"]))
+        r.trip_count = int(saved["trip_count"])
+        r.credit_tripped = bool(saved["credit_tripped"])
+        r.customer_number = int(saved["customer_number"])
+        r.last_purchase = str(saved["last_purchase"])
+        self._r = r
+        self.relay_mode = RelayMode(saved["relay_mode"])
+        self.control_words = tuple(int(w) for w in saved["control_words"])
+        prices = [Decimal(str(p)) for p in saved["prices"]]
+        self._set_prices((prices[0], prices[1], prices[2], prices[3]))
+        self.alarm1_threshold = Decimal(str(saved["alarm1"]))
+        self.alarm2_threshold = Decimal(str(saved["alarm2"]))
+        self.overdraft_limit = Decimal(str(saved["overdraft_limit"]))
+        hoarding = saved["hoarding_limit"]
+        self.hoarding_limit = None if hoarding is None else Decimal(str(hoarding))
+        self.fee_control_on = bool(saved["fee_control_on"])
 
 
 @cache

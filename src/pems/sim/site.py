@@ -60,6 +60,7 @@ class SimSite:
         master_key: MasterKey,
         clock: Clock | None = None,
         speed: int = 1,
+        load: int = 1,
         bus_delay: bool = True,
         turnaround: float = DEFAULT_TURNAROUND,
         key_version: int = 1,
@@ -77,7 +78,7 @@ class SimSite:
             timing = BusTiming(spec.serial.baud, turnaround, enabled=bus_delay)
             if len({point.address for point in spec.meters}) != len(spec.meters):
                 raise SiteError(f"gateway {spec.code!r} has two meters on one address")
-            meters = [SimMeter(point, self.clock) for point in spec.meters]
+            meters = [SimMeter(point, self.clock, load=load) for point in spec.meters]
             _set_variants(meters)
             self._gateways[spec.code] = SimGateway(spec, meters, timing, modbus, dlt645)
 
@@ -150,6 +151,7 @@ async def run_site(
     base_port: int | None = None,
     clock: Clock | None = None,
     speed: int = 1,
+    load: int = 1,
     bus_delay: bool = True,
     turnaround: float = DEFAULT_TURNAROUND,
 ) -> AsyncIterator[SimSite]:
@@ -159,6 +161,7 @@ async def run_site(
         master_key=master_key,
         clock=clock,
         speed=speed,
+        load=load,
         bus_delay=bus_delay,
         turnaround=turnaround,
     )
