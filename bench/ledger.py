@@ -1,12 +1,15 @@
 """Benchmarks of the prepaid core (figures go to docs/benchmarks.md).
 
-    python bench/ledger.py recharge [--seconds 10] [--threads 8] [--rate 100]
+    python bench/ledger.py recharge [--action recharge|sell] [--processes 4] [--sites 1]
+                                    [--seconds 10] [--threads 8] [--rate 100]
     python bench/ledger.py settle [--points 100] [--readings-per-point 10000]
     python bench/ledger.py trip-latency [--accounts 242] [--loop 0.5]
 
-``recharge`` measures cashier recharges through the recharge action (one
-transaction each: account lock, ledger rows locked in key order, postings,
-audit): throughput with N threads, then latency percentiles at a paced rate.
+``recharge`` measures cashier sales by a logged-in cashier (audited):
+``--action recharge`` calls the ledger action alone, ``--action sell`` what the
+console and the API call (tariff fee, meter-side push, prepaid policy).
+Throughput with N processes on one site (or spread over ``--sites``), then
+latency percentiles at a paced rate with N threads.
 ``settle`` stores interval readings for N points, prices them all under a TOU
 tariff with monthly tiers (settlement action, cursor by cursor), and compares
 with the time the database takes merely to scan the same rows.
@@ -25,6 +28,7 @@ import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from pathlib import Path
 
 from _setup import Progress, setup_django
 
@@ -85,63 +89,164 @@ def make_accounts(count: int, label: str):
     return site, accounts
 
 
-_ACCOUNTS: list = []  # set before the worker processes fork
+_ACCOUNTS: list = []  # per worker: the accounts it sells to; set before the workers fork
+_CASHIER: list = []
 
 
-def _recharge_one(index: int, key: str) -> float:
-    from pems.accounts import actions
+def _cashier_accounts(per_worker: int, workers: int, sites: int, action: str) -> list[list]:
+    """``workers`` lists of accounts; worker w sells on site w % sites (one plaza by default).
+
+    ``sell`` accounts pay under a flat tariff with a 2 % service fee, so each sale
+    also looks up the tariff and posts the fee, as at a real till.
+    """
+    from pems.billing.tariffs import assign_tariff, create_tariff
+
+    per_site = per_worker * -(-workers // sites)
+    pools = []
+    for _ in range(sites):
+        site, accounts = make_accounts(per_site, action)
+        if action == "sell":
+            tariff = create_tariff(site, "flat", FLAT_WITH_FEE, "bench")
+            for account in accounts:
+                assign_tariff(account, tariff, dt.datetime(2025, 1, 1, tzinfo=dt.UTC), "bench")
+        pools.append(accounts)
+    return [
+        pools[w % sites][(w // sites) * per_worker : (w // sites + 1) * per_worker]
+        for w in range(workers)
+    ]
+
+
+def _sell_one(action: str, accounts: list, index: int, key: str) -> float:
+    from pems.accounts.actions import recharge
+    from pems.billing.actions import sell
     from pems.domain.money import Money
 
+    do = sell if action == "sell" else recharge
     started = time.perf_counter()
-    account = _ACCOUNTS[index % len(_ACCOUNTS)]
-    actions.recharge(account, Money(Decimal("10.00"), "CNY"), "cash", "bench", key)
+    do(accounts[index % len(accounts)], Money(Decimal("10.00"), "CNY"), "cash", _CASHIER[0], key)
     return time.perf_counter() - started
 
 
-def _saturate(job: tuple[int, float]) -> int:
+def _saturate(job: tuple[str, int, float]) -> tuple[int, float, float]:
+    """Sell as fast as one process can; (calls, Python CPU s, PostgreSQL backend CPU s)."""
     from django.db import connection
 
-    worker, seconds = job
+    action, worker, seconds = job
     done, deadline = 0, time.monotonic() + seconds
+    cpu, server = time.process_time(), _server_cpu()
     try:
         while time.monotonic() < deadline:
-            _recharge_one(worker * 4 + done % 4, f"{os.getpid()}-{worker}-{done}")
+            _sell_one(action, _ACCOUNTS[worker], done, f"{os.getpid()}-{worker}-{done}")
             done += 1
+        return done, time.process_time() - cpu, _server_cpu() - server
     finally:
         connection.close()
-    return done
 
 
-def bench_recharge(seconds: float, processes: int, threads: int, rate: float) -> None:
+def _server_cpu() -> float:
+    """CPU seconds of this connection's PostgreSQL backend, when it runs on this machine."""
     from django.db import connection
 
-    _, accounts = make_accounts(max(processes, threads) * 4, "recharge")
-    _ACCOUNTS[:] = accounts
+    if connection.vendor != "postgresql":
+        return 0.0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _statements_per_call(action: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _sell_one(action, _ACCOUNTS[0], 0, f"count-{time.time_ns()}-warm")
+    with CaptureQueriesContext(connection) as queries:
+        _sell_one(action, _ACCOUNTS[0], 0, f"count-{time.time_ns()}")
+    return len(queries.captured_queries)
+
+
+def _box_busy() -> tuple[int, int]:
+    """(busy, total) CPU jiffies of the whole machine so far, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+def bench_recharge(
+    action: str, seconds: float, processes: int, threads: int, rate: float, sites: int
+) -> None:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    _CASHIER[:] = [get_user_model().objects.get_or_create(username="bench-cashier")[0]]
+    _ACCOUNTS[:] = _cashier_accounts(4, max(processes, 1), sites, action)
+    print(f"{action}: {_statements_per_call(action)} SQL statements per call")
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
     # Processes, as gunicorn serves the API: threads alone share one core (the GIL).
     connection.close()
+    busy0, total0 = _box_busy()
     started = time.monotonic()
     with multiprocessing.get_context("fork").Pool(processes) as pool:
-        total = sum(pool.map(_saturate, [(w, seconds) for w in range(processes)]))
+        results = pool.map(_saturate, [(action, w, seconds) for w in range(processes)])
     elapsed = time.monotonic() - started
+    busy1, total1 = _box_busy()
+    total = sum(done for done, _, _ in results)
+    cpu = sum(used for _, used, _ in results) / total * 1000
+    server = sum(used for _, _, used in results) / total * 1000
     print(
-        f"recharge throughput: {total / elapsed:,.0f}/s "
-        f"({total:,} recharges, {processes} processes, {elapsed:.1f} s)"
+        f"{action} throughput: {total / elapsed:,.0f}/s ({total:,} calls, {processes} processes"
+        f" on {sites} site(s), {elapsed:.1f} s)\n"
+        f"  CPU per call: Python {cpu:.2f} ms + PostgreSQL backend {server:.2f} ms;"
+        f" whole box busy {100 * (busy1 - busy0) / max(total1 - total0, 1):.0f} %"
     )
 
+    paced = [account for pool in _ACCOUNTS for account in pool]
     interval, n = 1 / rate, int(rate * seconds)
     next_at = time.monotonic()
     with ThreadPoolExecutor(threads) as pool:
         futures = []
         for i in range(n):
             time.sleep(max(0.0, next_at - time.monotonic()))
-            futures.append(pool.submit(_recharge_one, i, f"paced-{time.time_ns()}-{i}"))
+            key = f"paced-{time.time_ns()}-{i}"
+            futures.append(pool.submit(_sell_one, action, paced, i, key))
             next_at += interval
         latencies = [f.result() for f in futures]
     cuts = statistics.quantiles(latencies, n=100)
     print(
-        f"recharge latency at {rate:.0f}/s: p50 {cuts[49] * 1000:.1f} ms, "
-        f"p99 {cuts[98] * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms ({n:,} recharges)"
+        f"{action} latency at {rate:.0f}/s ({threads} threads): p50 {cuts[49] * 1000:.1f} ms, "
+        f"p99 {cuts[98] * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms ({n:,} calls)"
     )
+
+
+def _store_readings(point_id: int, start: dt.datetime, count: int) -> None:
+    """15-minute readings of 0.250 kWh each, read a few seconds late as a real sweep does."""
+    from django.db import connection
+
+    from pems.metering.models import IntervalReading
+
+    table = IntervalReading._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"INSERT INTO {table} (point_id, interval_start, read_at, energy_total) "
+                "SELECT %s, %s + i * interval '15 minutes', "
+                "%s + i * interval '15 minutes' + (i %% 7) * interval '1 second', i * 250 "
+                "FROM generate_series(0, %s) AS i",
+                [point_id, start, start, count - 1],
+            )
+        else:
+            base = start.strftime("%Y-%m-%d %H:%M:%S")
+            cursor.execute(
+                f"WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < %s) "
+                f"INSERT INTO {table} (point_id, interval_start, read_at, energy_total) "
+                "SELECT %s, datetime(%s, '+' || (i * 15) || ' minutes'), "
+                "datetime(%s, '+' || (i * 900 + i %% 7) || ' seconds'), i * 250 FROM s",
+                [count - 1, point_id, base, base],
+            )
 
 
 def bench_settle(points: int, per_point: int) -> None:
@@ -160,22 +265,13 @@ def bench_settle(points: int, per_point: int) -> None:
     for account in accounts:
         assign_tariff(account, tariff, start, "bench")
         account.links.update(attached_at=start)
-        point = account.metering_points.get()
-        rows = [
-            IntervalReading(
-                point=point,
-                interval_start=start + dt.timedelta(minutes=15 * i),
-                read_at=start + dt.timedelta(minutes=15 * i),
-                energy_total=Decimal(i) * Decimal("0.250"),
-            )
-            for i in range(per_point)
-        ]
-        IntervalReading.objects.bulk_create(rows, batch_size=5000)
+        _store_readings(account.metering_points.get().pk, start, per_point)
         stored += per_point
         progress.update(stored)
     ids = [a.metering_points.get().pk for a in accounts]
     with connection.cursor() as cursor:
         table = IntervalReading._meta.db_table
+        cursor.execute(f"ANALYZE {table}")
         began = time.perf_counter()
         cursor.execute(
             f"SELECT count(*), sum(energy_total) FROM {table} WHERE point_id = ANY(%s)"
@@ -283,6 +379,8 @@ effective_from = 2025-01-01
 prices = { flat = 1.00 }
 """
 
+FLAT_WITH_FEE = FLAT.replace("prices =", "service_fee_ratio = 0.02\nprices =")
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(
@@ -294,6 +392,8 @@ def main() -> None:
     recharge.add_argument("--processes", type=int, default=4)
     recharge.add_argument("--threads", type=int, default=8)
     recharge.add_argument("--rate", type=float, default=100)
+    recharge.add_argument("--action", choices=["recharge", "sell"], default="recharge")
+    recharge.add_argument("--sites", type=int, default=1)
     settle = sub.add_parser("settle")
     settle.add_argument("--points", type=int, default=100)
     settle.add_argument("--readings-per-point", type=int, default=10_000)
@@ -305,7 +405,9 @@ def main() -> None:
     url = setup_django(f"{args.what}.sqlite3")
     print(f"database: {url}")
     if args.what == "recharge":
-        bench_recharge(args.seconds, args.processes, args.threads, args.rate)
+        bench_recharge(
+            args.action, args.seconds, args.processes, args.threads, args.rate, args.sites
+        )
     elif args.what == "trip-latency":
         bench_trip_latency(args.accounts, args.loop, args.trials)
     else:

@@ -38,12 +38,18 @@ class AccountClosed(AccountActionError):
 
 @dataclass(frozen=True)
 class Recharge:
-    """A recharge as posted: the entry, whether this call created it, and the split."""
+    """A recharge as posted: the entry, whether this call created it, and the split.
+
+    ``account`` is the row as this transaction locked it (with tenant and site);
+    ``balance`` the wallet right after the entry (None for a replay).
+    """
 
     entry: JournalEntry
     created: bool
     credited: Money
     fee: Money
+    account: Account
+    balance: Money | None
 
 
 def balance(account: Account) -> Money:
@@ -52,9 +58,14 @@ def balance(account: Account) -> Money:
     return Money(wallet.balance, wallet.currency)
 
 
-def _lock_open(account: Account) -> Account:
+def lock_open(account: Account) -> Account:
+    """Lock the account row for this transaction (the top of the lock order); refused if closed.
+
+    Returns the row as locked, with its tenant and site. Only the account row is
+    locked: locking the site's row too would queue every sale of a site.
+    """
     locked = (
-        Account.objects.select_for_update(no_key=True)
+        Account.objects.select_for_update(no_key=True, of=("self",))
         .select_related("tenant__site")
         .get(pk=account.pk)
     )
@@ -118,13 +129,28 @@ def recharge(
 
     The same ``idempotency_key`` always yields the first recharge, never a second.
     """
-    locked = _lock_open(account)
+    return recharge_locked(
+        lock_open(account), amount, channel, actor, idempotency_key, reason, fee_ratio
+    )
+
+
+def recharge_locked(
+    locked: Account,
+    amount: Money,
+    channel: str,
+    actor: Any,
+    idempotency_key: str,
+    reason: str = "",
+    fee_ratio: Decimal = Decimal(0),
+) -> Recharge:
+    """:func:`recharge` for a caller whose transaction holds the account (``lock_open``)."""
     _in_site_currency(locked, amount)
     split = split_top_up(amount, fee_ratio)
     site = locked.tenant.site
-    lines = [(chart.clearing(site, channel), -amount), (chart.wallet(locked), split.credited)]
+    wallet = chart.wallet_ref(locked)
+    lines = [(chart.clearing_ref(site, channel), -amount), (wallet, split.credited)]
     if split.fee.amount:
-        lines.append((chart.service_fees(site), split.fee))
+        lines.append((chart.service_fees_ref(site), split.fee))
     posted = post(
         site_id=site.pk,
         kind=JournalEntry.Kind.RECHARGE,
@@ -135,7 +161,15 @@ def recharge(
         idempotency_key=f"recharge:{idempotency_key}",
         memo={"channel": channel, "amount": amount.amount, "fee": split.fee.amount},
     )
-    return Recharge(posted.entry, posted.created, split.credited, split.fee)
+    after = posted.balances.get(wallet.key)
+    return Recharge(
+        posted.entry,
+        posted.created,
+        split.credited,
+        split.fee,
+        locked,
+        None if after is None else Money(after, wallet.currency),
+    )
 
 
 @transaction.atomic
@@ -143,20 +177,20 @@ def refund(
     account: Account, amount: Money, channel: str, actor: Any, reason: str, idempotency_key: str
 ) -> Posted:
     """Pay unused credit back to the tenant; never more than the balance."""
-    locked = _lock_open(account)
+    locked = lock_open(account)
     _in_site_currency(locked, amount)
-    wallet = chart.wallet(locked)
+    wallet = chart.wallet_ref(locked)
     site = locked.tenant.site
     return post(
         site_id=site.pk,
         kind=JournalEntry.Kind.REFUND,
-        lines=[(wallet, -amount), (chart.clearing(site, channel), amount)],
+        lines=[(wallet, -amount), (chart.clearing_ref(site, channel), amount)],
         actor=actor,
         reason=reason,
         account_id=locked.pk,
         idempotency_key=f"refund:{idempotency_key}",
         memo={"channel": channel, "amount": amount.amount},
-        floors={wallet.pk: Decimal(0)},
+        floors={wallet.key: Decimal(0)},
     )
 
 
@@ -171,9 +205,9 @@ def reverse(entry: JournalEntry, actor: Any, reason: str) -> Posted:
     if entry.kind not in REVERSIBLE:
         raise AccountActionError(f"A {entry.get_kind_display()} entry cannot be reversed.")
     if entry.account_id is not None:
-        _lock_open(entry.account)
+        lock_open(entry.account)
     lines = mirror(entry)
-    wallets = {account.pk for account, _ in lines if account.kind == LedgerAccount.Kind.WALLET}
+    wallets = {account.key for account, _ in lines if account.kind == LedgerAccount.Kind.WALLET}
     return post(
         site_id=entry.site_id,
         kind=JournalEntry.Kind.REVERSAL,
@@ -202,7 +236,7 @@ def set_thresholds(
     }
     if unknown := set(values) - allowed:
         raise AccountActionError(f"Not a threshold: {', '.join(sorted(unknown))}.")
-    locked = _lock_open(account)
+    locked = lock_open(account)
     before = snapshot(locked)
     for name, value in values.items():
         setattr(locked, name, value)
@@ -229,7 +263,7 @@ def close_account(account: Account, actor: Any, reason: str, channel: str = "cas
     the next tenant. Refused while a meter-side meter still holds credit PEMS
     sent it: the tenant's refund would miss it.
     """
-    locked = _lock_open(account)
+    locked = lock_open(account)
     site = locked.tenant.site
     on_meters = LedgerAccount.objects.filter(
         account=locked, kind=LedgerAccount.Kind.METER_CREDIT
@@ -284,8 +318,10 @@ __all__ = [
     "Recharge",
     "balance",
     "close_account",
+    "lock_open",
     "open_account",
     "recharge",
+    "recharge_locked",
     "refund",
     "reverse",
     "set_thresholds",

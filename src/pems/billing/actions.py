@@ -16,8 +16,9 @@ from django.utils import timezone
 from pems.accounts import actions as ledger_actions
 from pems.accounts.models import Account
 from pems.billing import credit
-from pems.billing.policy import apply_policy
-from pems.billing.tariffs import priced, tariff_at
+from pems.billing.models import AccountTariff
+from pems.billing.policy import active_points, apply_locked, apply_policy
+from pems.billing.tariffs import parse
 from pems.control.models import Command
 from pems.domain.money import Money
 from pems.ledger.models import JournalEntry
@@ -27,8 +28,17 @@ from pems.ledger.posting import Posted
 def fee_ratio(account: Account) -> Decimal:
     """The service-fee ratio of the tariff version in force now (0 without a tariff)."""
     now = timezone.now()
-    tariff = tariff_at(account, now)
-    return priced(tariff).version_at(now).service_fee_ratio if tariff else Decimal(0)
+    # What ``tariff_at`` finds, as plain values: this runs in every sale.
+    found = (
+        AccountTariff.objects.filter(account=account, effective_from__lte=now)
+        .order_by("-effective_from")
+        .values_list("tariff__document", "tariff__name")
+        .first()
+    )
+    if found is None:
+        return Decimal(0)
+    document, name = found
+    return parse(document, account.tenant.site, source=name).version_at(now).service_fee_ratio
 
 
 @transaction.atomic
@@ -40,15 +50,22 @@ def sell(
     idempotency_key: str,
     reason: str = "",
 ) -> tuple[ledger_actions.Recharge, Command | None]:
-    """Recharge; push the credit to a meter-side meter; close a tripped relay if now allowed."""
-    sale = ledger_actions.recharge(
-        account, amount, channel, actor, idempotency_key, reason, fee_ratio(account)
+    """Recharge; push the credit to a meter-side meter; close a tripped relay if now allowed.
+
+    One account lock for the whole sale; the points are read once for the push
+    and the policy, and the policy starts from the balance the recharge left.
+    """
+    locked = ledger_actions.lock_open(account)
+    sale = ledger_actions.recharge_locked(
+        locked, amount, channel, actor, idempotency_key, reason, fee_ratio(locked)
     )
+    points = active_points(locked)
     push = None
-    point = credit.meter_side_point(account)
+    point = credit.meter_side_among(locked, points)
     if point is not None:
-        push = credit.send_credit(account, point, sale.credited, sale.entry, actor)
-    apply_policy(account, actor=actor)
+        push = credit.send_credit(locked, point, sale.credited, sale.entry, actor)
+    # A push moved the credit on from the wallet: then the policy reads the wallet itself.
+    apply_locked(locked, actor=actor, points=points, balance=None if push else sale.balance)
     return sale, push
 
 

@@ -9,6 +9,7 @@ holding *more* than PEMS sent is flagged as drift, never booked.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -33,13 +34,19 @@ class CreditError(RuntimeError):
 
 def meter_side_point(account: Account) -> MeteringPoint | None:
     """The account's meter-side point; a meter-side account pays for exactly one."""
-    points = list(
+    return meter_side_among(
+        account,
         MeteringPoint.objects.filter(
             account_links__account=account,
             account_links__released_at__isnull=True,
             fee_control=FeeControl.METER_SIDE,
-        )
+        ).order_by("pk"),
     )
+
+
+def meter_side_among(account: Account, active: Iterable[MeteringPoint]) -> MeteringPoint | None:
+    """:func:`meter_side_point`, picked from the account's ``active`` points the caller has."""
+    points = [p for p in active if p.fee_control == FeeControl.METER_SIDE]
     if len(points) > 1:
         raise CreditError(
             f"account {account.pk} has {len(points)} meter-side points; credit needs exactly one"
@@ -55,7 +62,10 @@ def send_credit(
     post(
         site_id=account.tenant.site_id,
         kind=JournalEntry.Kind.METER_TRANSFER,
-        lines=[(chart.wallet(account), -amount), (chart.meter_credit(account, point), amount)],
+        lines=[
+            (chart.wallet_ref(account), -amount),
+            (chart.meter_credit_ref(account, point), amount),
+        ],
         actor=actor,
         account_id=account.pk,
         idempotency_key=f"meter-transfer:{sale.pk}",

@@ -36,6 +36,7 @@ from pems.ledger import chart
 
 _RELAY_KINDS = {CommandKind.TRIP: RelayCommand.TRIP, CommandKind.CLOSE: RelayCommand.CLOSE}
 _IN_FLIGHT = [CommandStatus.PENDING, CommandStatus.SENT]
+_STATE_READ = ("state__point", "state__relay_closed", "state__read_at")
 
 
 def thresholds_of(account: Account) -> Thresholds:
@@ -54,28 +55,43 @@ def apply_policy(
     account: Account, now: datetime | None = None, actor: Any = "policy"
 ) -> list[Command]:
     """Decide and act for every server-side point of an open account; returns queued commands."""
-    now = now or timezone.now()
     locked = (
-        Account.objects.select_for_update(no_key=True)
+        Account.objects.select_for_update(no_key=True, of=("self",))
         .select_related("tenant__site")
         .get(pk=account.pk)
     )
+    return apply_locked(locked, now, actor)
+
+
+def apply_locked(
+    locked: Account,
+    now: datetime | None = None,
+    actor: Any = "policy",
+    *,
+    points: list[MeteringPoint] | None = None,
+    balance: Money | None = None,
+) -> list[Command]:
+    """:func:`apply_policy` for a caller whose transaction holds the account row.
+
+    A caller that has them passes ``points`` (as :func:`active_points` reads
+    them) and ``balance`` (the wallet as this transaction left it), saving the
+    queries.
+    """
     if not locked.is_open:
         return []
+    now = now or timezone.now()
     site = locked.tenant.site
-    wallet = chart.wallet(locked)
-    balance = Money(wallet.balance, wallet.currency)
+    if balance is None:
+        wallet = chart.wallet(locked)
+        balance = Money(wallet.balance, wallet.currency)
     state, _ = PrepaidState.objects.select_for_update().get_or_create(account=locked)
     thresholds = thresholds_of(locked)
     keep = KeepPower(always=locked.keep_power)
     queued: list[Command] = []
     level = AlarmLevel(state.alarm)
-    points = MeteringPoint.objects.filter(
-        account_links__account=locked,
-        account_links__released_at__isnull=True,
-        fee_control=FeeControl.SERVER_SIDE,
-    ).select_related("state")
-    for point in points:
+    for point in active_points(locked) if points is None else points:
+        if point.fee_control != FeeControl.SERVER_SIDE:
+            continue
         relay, pending = relay_of(point)
         decision = decide(
             PolicyState(balance, relay, level, pending),
@@ -107,6 +123,20 @@ def apply_policy(
     return queued
 
 
+def active_points(account: Account) -> list[MeteringPoint]:
+    """The metering points the account pays for now (any fee control).
+
+    Each with the part of its latest state the policy reads (``relay_of``);
+    other state columns load on first use.
+    """
+    points = MeteringPoint.objects.filter(
+        account_links__account=account, account_links__released_at__isnull=True
+    ).select_related("state")
+    own = [f.name for f in MeteringPoint._meta.concrete_fields]
+    # By id: the points' default order (site, gateway, meter …) joins three more tables.
+    return list(points.only(*own, *_STATE_READ).order_by("pk"))
+
+
 def relay_of(point: MeteringPoint) -> tuple[RelayState, RelayCommand | None]:
     """The relay state as best known, and the relay command in flight (if any).
 
@@ -121,14 +151,16 @@ def relay_of(point: MeteringPoint) -> tuple[RelayState, RelayCommand | None]:
         Command.objects.filter(point=point, kind__in=list(_RELAY_KINDS))
         .exclude(status=CommandStatus.FAILED)
         .order_by("-pk")
+        .values_list("kind", "status", "completed_at")
         .first()
     )
     if latest is None:
         return relay, None
-    command = _RELAY_KINDS[CommandKind(latest.kind)]
-    if latest.status in _IN_FLIGHT:
+    kind, status, completed_at = latest
+    command = _RELAY_KINDS[CommandKind(kind)]
+    if status in _IN_FLIGHT:
         return relay, command
     read_at = state.read_at if state is not None else None
-    if latest.completed_at and (read_at is None or latest.completed_at > read_at):
+    if completed_at and (read_at is None or completed_at > read_at):
         relay = command.target
     return relay, None

@@ -1,4 +1,13 @@
-"""The chart of accounts: find or open the ledger account for a purpose, by key."""
+"""The chart of accounts: find or open the ledger account for a purpose, by key.
+
+Each purpose has two forms. ``wallet(account)`` returns the stored row (with
+its balance), opening it on first use: one query. ``wallet_ref(account)``
+returns an unsaved stand-in that names the row by key and says how to open
+it; :func:`pems.ledger.posting.post` resolves all the stand-ins of an entry
+in the statement that locks them, so hot paths (a cashier's sale) pay no
+look-up per account. Keys, and the columns a stand-in sets, never change once
+a row exists, and rows are never deleted.
+"""
 
 from __future__ import annotations
 
@@ -11,28 +20,40 @@ from pems.ledger.models import Channel, LedgerAccount
 Kind = LedgerAccount.Kind
 
 
-def _get_or_open(key: str, kind: str, site: Site, **links: object) -> LedgerAccount:
-    found = LedgerAccount.objects.filter(key=key).first()
+def opened(ref: LedgerAccount) -> LedgerAccount:
+    """The stored row ``ref`` names, opened now if this is its first use."""
+    found = LedgerAccount.objects.filter(key=ref.key).first()
     if found is not None:
         return found
     try:
         with transaction.atomic():
             return LedgerAccount.objects.create(
-                key=key, kind=kind, site=site, currency=site.currency, **links
+                key=ref.key,
+                kind=ref.kind,
+                site_id=ref.site_id,
+                currency=ref.currency,
+                account_id=ref.account_id,
+                metering_point_id=ref.metering_point_id,
             )
     except IntegrityError:  # opened concurrently: use that one
-        return LedgerAccount.objects.get(key=key)
+        return LedgerAccount.objects.get(key=ref.key)
+
+
+def _ref(key: str, kind: str, site: Site, **links: object) -> LedgerAccount:
+    return LedgerAccount(key=key, kind=kind, site=site, currency=site.currency, **links)
+
+
+def wallet_ref(account: Account) -> LedgerAccount:
+    return _ref(f"wallet:{account.pk}", Kind.WALLET, account.tenant.site, account=account)
 
 
 def wallet(account: Account) -> LedgerAccount:
     """The tenant account's prepaid balance."""
-    site = account.tenant.site
-    return _get_or_open(f"wallet:{account.pk}", Kind.WALLET, site, account=account)
+    return opened(wallet_ref(account))
 
 
-def meter_credit(account: Account, point: MeteringPoint) -> LedgerAccount:
-    """Credit the account has sent to a meter-side metering point and the meter still holds."""
-    return _get_or_open(
+def meter_credit_ref(account: Account, point: MeteringPoint) -> LedgerAccount:
+    return _ref(
         f"meter-credit:{account.pk}:{point.pk}",
         Kind.METER_CREDIT,
         account.tenant.site,
@@ -41,19 +62,36 @@ def meter_credit(account: Account, point: MeteringPoint) -> LedgerAccount:
     )
 
 
+def meter_credit(account: Account, point: MeteringPoint) -> LedgerAccount:
+    """Credit the account has sent to a meter-side metering point and the meter still holds."""
+    return opened(meter_credit_ref(account, point))
+
+
+def clearing_ref(site: Site, channel: str) -> LedgerAccount:
+    Channel(channel)  # refuse unknown channels before opening an account for them
+    return _ref(f"clearing:{site.pk}:{channel}", Kind.CLEARING, site)
+
+
 def clearing(site: Site, channel: str) -> LedgerAccount:
     """Money received (negative balance) or paid out through one channel."""
-    Channel(channel)  # refuse unknown channels before opening an account for them
-    return _get_or_open(f"clearing:{site.pk}:{channel}", Kind.CLEARING, site)
+    return opened(clearing_ref(site, channel))
+
+
+def revenue_ref(site: Site, utility: str) -> LedgerAccount:
+    return _ref(f"revenue:{site.pk}:{utility}", Kind.REVENUE, site)
 
 
 def revenue(site: Site, utility: str) -> LedgerAccount:
-    return _get_or_open(f"revenue:{site.pk}:{utility}", Kind.REVENUE, site)
+    return opened(revenue_ref(site, utility))
+
+
+def service_fees_ref(site: Site) -> LedgerAccount:
+    return _ref(f"service-fee:{site.pk}", Kind.SERVICE_FEE, site)
 
 
 def service_fees(site: Site) -> LedgerAccount:
-    return _get_or_open(f"service-fee:{site.pk}", Kind.SERVICE_FEE, site)
+    return opened(service_fees_ref(site))
 
 
 def fixed_charges(site: Site) -> LedgerAccount:
-    return _get_or_open(f"fixed-charge:{site.pk}", Kind.FIXED_CHARGE, site)
+    return opened(_ref(f"fixed-charge:{site.pk}", Kind.FIXED_CHARGE, site))
