@@ -9,7 +9,8 @@
 ``--action recharge`` calls the ledger action alone, ``--action sell`` what the
 console and the API call (tariff fee, meter-side push, prepaid policy).
 Throughput with N processes on one site (or spread over ``--sites``), then
-latency percentiles at a paced rate with N threads.
+latency percentiles at a paced rate, served by the same processes sharing
+``--threads`` threads (as gunicorn workers with threads would).
 ``settle`` stores interval readings for N points, prices them all under a TOU
 tariff with monthly tiers (settlement action, cursor by cursor), and compares
 with the time the database takes merely to scan the same rows.
@@ -136,7 +137,7 @@ def _saturate(job: tuple[str, int, float]) -> tuple[int, float, float]:
     cpu, server = time.process_time(), _server_cpu()
     try:
         while time.monotonic() < deadline:
-            _sell_one(action, _ACCOUNTS[worker], done, f"{os.getpid()}-{worker}-{done}")
+            _sell_one(action, _ACCOUNTS[worker], done, f"{time.time_ns()}-{worker}-{done}")
             done += 1
         return done, time.process_time() - cpu, _server_cpu() - server
     finally:
@@ -204,22 +205,31 @@ def bench_recharge(
         f" whole box busy {100 * (busy1 - busy0) / max(total1 - total0, 1):.0f} %"
     )
 
-    paced = [account for pool in _ACCOUNTS for account in pool]
-    interval, n = 1 / rate, int(rate * seconds)
-    next_at = time.monotonic()
-    with ThreadPoolExecutor(threads) as pool:
-        futures = []
-        for i in range(n):
-            time.sleep(max(0.0, next_at - time.monotonic()))
-            key = f"paced-{time.time_ns()}-{i}"
-            futures.append(pool.submit(_sell_one, action, paced, i, key))
-            next_at += interval
-        latencies = [f.result() for f in futures]
+    # Paced as gunicorn would serve it: the same processes, each with a share of the threads.
+    per_process = max(1, threads // processes)
+    jobs = [(action, w, processes / rate, w / rate, seconds, per_process) for w in range(processes)]
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        latencies = [t for part in pool.map(_paced, jobs) for t in part]
     cuts = statistics.quantiles(latencies, n=100)
     print(
-        f"{action} latency at {rate:.0f}/s ({threads} threads): p50 {cuts[49] * 1000:.1f} ms, "
-        f"p99 {cuts[98] * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms ({n:,} calls)"
+        f"{action} latency at {rate:.0f}/s ({processes} processes x {per_process} threads): "
+        f"p50 {cuts[49] * 1000:.1f} ms, p99 {cuts[98] * 1000:.1f} ms, "
+        f"max {max(latencies) * 1000:.1f} ms ({len(latencies):,} calls)"
     )
+
+
+def _paced(job: tuple[str, int, float, float, float, int]) -> list[float]:
+    """One process's share of the paced load: a call every ``interval`` s, on ``threads``."""
+    action, worker, interval, offset, seconds, threads = job
+    next_at = time.monotonic() + offset
+    with ThreadPoolExecutor(threads) as pool:
+        futures = []
+        for i in range(int(seconds / interval)):
+            time.sleep(max(0.0, next_at - time.monotonic()))
+            key = f"paced-{time.time_ns()}-{worker}-{i}"
+            futures.append(pool.submit(_sell_one, action, _ACCOUNTS[worker], i, key))
+            next_at += interval
+        return [f.result() for f in futures]
 
 
 def _store_readings(point_id: int, start: dt.datetime, count: int) -> None:

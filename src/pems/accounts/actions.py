@@ -40,15 +40,13 @@ class AccountClosed(AccountActionError):
 class Recharge:
     """A recharge as posted: the entry, whether this call created it, and the split.
 
-    ``account`` is the row as this transaction locked it (with tenant and site);
-    ``balance`` the wallet right after the entry (None for a replay).
+    ``balance`` is the wallet right after the entry, in its transaction (None for a replay).
     """
 
     entry: JournalEntry
     created: bool
     credited: Money
     fee: Money
-    account: Account
     balance: Money | None
 
 
@@ -167,7 +165,6 @@ def recharge_locked(
         posted.created,
         split.credited,
         split.fee,
-        locked,
         None if after is None else Money(after, wallet.currency),
     )
 

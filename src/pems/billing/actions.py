@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from pems.accounts import actions as ledger_actions
 from pems.accounts.models import Account
-from pems.billing import credit
+from pems.billing import credit, policy
 from pems.billing.models import AccountTariff
-from pems.billing.policy import active_points, apply_locked, apply_policy
+from pems.billing.policy import active_points, apply_policy
 from pems.billing.tariffs import parse
 from pems.control.models import Command
 from pems.domain.money import Money
@@ -52,20 +52,23 @@ def sell(
 ) -> tuple[ledger_actions.Recharge, Command | None]:
     """Recharge; push the credit to a meter-side meter; close a tripped relay if now allowed.
 
-    One account lock for the whole sale; the points are read once for the push
-    and the policy, and the policy starts from the balance the recharge left.
+    One account lock for the whole sale, and every read before the recharge:
+    the site's clearing and fee accounts it locks are shared by all sales
+    there, so they are held only for the writes.
     """
     locked = ledger_actions.lock_open(account)
-    sale = ledger_actions.recharge_locked(
-        locked, amount, channel, actor, idempotency_key, reason, fee_ratio(locked)
-    )
+    ratio = fee_ratio(locked)
     points = active_points(locked)
-    push = None
     point = credit.meter_side_among(locked, points)
+    inputs = policy.read_inputs(locked, points)
+    sale = ledger_actions.recharge_locked(
+        locked, amount, channel, actor, idempotency_key, reason, ratio
+    )
+    push = None
     if point is not None:
         push = credit.send_credit(locked, point, sale.credited, sale.entry, actor)
-    # A push moved the credit on from the wallet: then the policy reads the wallet itself.
-    apply_locked(locked, actor=actor, points=points, balance=None if push else sale.balance)
+    # After a push the credit has moved on from the wallet: the policy reads it again.
+    policy.act(locked, inputs, None if push else sale.balance, actor=actor)
     return sale, push
 
 

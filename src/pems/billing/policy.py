@@ -8,6 +8,7 @@ records the alarm level and events, and queues relay commands through
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -60,39 +61,52 @@ def apply_policy(
         .select_related("tenant__site")
         .get(pk=account.pk)
     )
-    return apply_locked(locked, now, actor)
-
-
-def apply_locked(
-    locked: Account,
-    now: datetime | None = None,
-    actor: Any = "policy",
-    *,
-    points: list[MeteringPoint] | None = None,
-    balance: Money | None = None,
-) -> list[Command]:
-    """:func:`apply_policy` for a caller whose transaction holds the account row.
-
-    A caller that has them passes ``points`` (as :func:`active_points` reads
-    them) and ``balance`` (the wallet as this transaction left it), saving the
-    queries.
-    """
     if not locked.is_open:
         return []
+    return act(locked, read_inputs(locked), now=now, actor=actor)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What the policy reads besides the balance: the alarm state (locked) and each relay."""
+
+    state: PrepaidState
+    relays: list[tuple[MeteringPoint, RelayState, RelayCommand | None]]
+
+
+def read_inputs(locked: Account, points: list[MeteringPoint] | None = None) -> Inputs:
+    """The policy's reads, for a caller holding the account row.
+
+    A sale reads them before it posts, so the shared ledger rows it then locks
+    are held only for its writes.
+    """
+    state, _ = PrepaidState.objects.select_for_update().get_or_create(account=locked)
+    relays = [
+        (point, *relay_of(point))
+        for point in (active_points(locked) if points is None else points)
+        if point.fee_control == FeeControl.SERVER_SIDE
+    ]
+    return Inputs(state, relays)
+
+
+def act(
+    locked: Account,
+    inputs: Inputs,
+    balance: Money | None = None,
+    now: datetime | None = None,
+    actor: Any = "policy",
+) -> list[Command]:
+    """Decide on ``inputs`` and the balance (read if not given); record and queue what follows."""
     now = now or timezone.now()
     site = locked.tenant.site
     if balance is None:
         wallet = chart.wallet(locked)
         balance = Money(wallet.balance, wallet.currency)
-    state, _ = PrepaidState.objects.select_for_update().get_or_create(account=locked)
     thresholds = thresholds_of(locked)
     keep = KeepPower(always=locked.keep_power)
     queued: list[Command] = []
-    level = AlarmLevel(state.alarm)
-    for point in active_points(locked) if points is None else points:
-        if point.fee_control != FeeControl.SERVER_SIDE:
-            continue
-        relay, pending = relay_of(point)
+    level = AlarmLevel(inputs.state.alarm)
+    for point, relay, pending in inputs.relays:
         decision = decide(
             PolicyState(balance, relay, level, pending),
             thresholds,
@@ -117,7 +131,7 @@ def apply_locked(
                 control.enqueue(point, kind, actor=actor, reason=decision.events[-1].reason)
             )
         level = decision.alarm
-    PrepaidState.objects.filter(pk=state.pk).update(
+    PrepaidState.objects.filter(pk=inputs.state.pk).update(
         alarm=level, balance=balance.amount, decided_at=now
     )
     return queued

@@ -1,17 +1,20 @@
 """Posting journal entries: the only code that changes a ledger balance.
 
-One call = one database transaction: the ledger accounts are locked in key
-order (no deadlocks between concurrent posters), the entry and its postings
-are inserted, and each cached balance moves by an ``F()`` update — never
-read, decided and written back. An idempotency key makes a repeated call
-return the first entry instead of posting twice.
+One call = one database transaction: the entry and its postings are
+inserted, the ledger accounts are locked in key order (no deadlocks between
+concurrent posters), and each cached balance moves by ``balance + delta`` in
+the database — never read, decided and written back. An idempotency key
+makes a repeated call return the first entry instead of posting twice.
 
 Lock order, everywhere: the tenant ``Account`` row first (actions do this),
 then ledger accounts by key (``post`` does this), always as ``FOR NO KEY
 UPDATE`` so inserting rows that reference them never waits on the lock.
 
-Every refusal (``LedgerError``) comes before the first write, so a refused
-call leaves the caller's transaction untouched without a savepoint.
+The ledger rows are locked *last*, after the inserts: a site's clearing and
+fee accounts take part in every sale there, so each sale holds them only
+from that lock to its commit. Refusals that need no lock (a reused key)
+come before the first write; a floor (``InsufficientBalance``) is judged on
+the locked rows, inside a savepoint that undoes the inserts.
 """
 
 from __future__ import annotations
@@ -28,11 +31,6 @@ from pems.domain.ledger import Line, check_entry
 from pems.domain.money import Money
 from pems.ledger import chart, sql
 from pems.ledger.models import JournalEntry, LedgerAccount
-
-#: Keys of ledger accounts known to exist (remembered once a transaction that
-#: used them commits). Rows are never deleted or renamed, so a remembered key
-#: stays true; a key that is gone anyway (a restored database) is re-opened.
-_EXISTING: set[str] = set()
 
 
 class LedgerError(Exception):
@@ -75,47 +73,56 @@ def post(
 ) -> Posted:
     """Post one balanced entry; ``floors`` maps ledger-account key → lowest allowed balance.
 
-    A line's account is a stored row or a chart stand-in (``chart.wallet_ref`` …):
-    both are found by key in the statement that locks them.
+    A line's account is a stored row or a chart stand-in (``chart.wallet_ref`` …),
+    found by key; an account used for the first time is opened.
     """
     check_entry([Line(account.key, amount) for account, amount in lines])
+    entry = JournalEntry(
+        site_id=site_id,
+        account_id=account_id,
+        kind=kind,
+        reason=reason,
+        idempotency_key=idempotency_key,
+        reverses=reverses,
+        memo=memo or {},
+        **_actor_columns(actor),
+    )
+    # Only a floor can refuse after the inserts; then a savepoint undoes them.
+    with transaction.atomic(savepoint=bool(floors)):
+        posted = _post_new(entry, lines, actor, floors or {})
+    if posted is not None:
+        return posted
+    # The key was used before (a replay, or a concurrent call that won); nothing was written.
+    found = _replay(idempotency_key, kind, lines) if idempotency_key else None
+    if found is None:
+        raise LedgerError(f"idempotency key {idempotency_key!r} is taken but not found")
+    return Posted(found, created=False)
+
+
+def _post_new(
+    entry: JournalEntry,
+    lines: Sequence[tuple[LedgerAccount, Money]],
+    actor: Any,
+    floors: dict[str, Decimal],
+) -> Posted | None:
+    """Insert the entry, its postings and audit event, then move the balances; None on replay."""
     deltas: dict[str, Decimal] = {}
     for account, amount in lines:
         deltas[account.key] = deltas.get(account.key, Decimal(0)) + amount.amount
-    with transaction.atomic(savepoint=False):
-        locked = _lock({account.key: account for account, _ in lines})
-        # Judged on the locked rows: no other transaction can move them until commit.
-        if short := _below_floor(locked, deltas, floors or {}):
-            if idempotency_key is not None and (found := _replay(idempotency_key, kind, lines)):
-                return Posted(found, created=False)
-            raise InsufficientBalance(short)
-        entry = JournalEntry(
-            site_id=site_id,
-            account_id=account_id,
-            kind=kind,
-            reason=reason,
-            idempotency_key=idempotency_key,
-            reverses=reverses,
-            memo=memo or {},
-            **_actor_columns(actor),
-        )
-        entry_id = sql.insert_entry(entry)
-        if entry_id is None:  # the key was used before: a replay, or a concurrent call that won
-            found = _replay(idempotency_key, kind, lines) if idempotency_key else None
-            if found is None:
-                raise LedgerError(f"idempotency key {idempotency_key!r} is taken but not found")
-            return Posted(found, created=False)
-        _saved(entry, entry_id)
-        sql.add_to_balances({locked[key].pk: delta for key, delta in deltas.items()})
-        sql.insert_postings(entry_id, [(locked[a.key].pk, amount.amount) for a, amount in lines])
-        if entry.actor_id is not None or reason:
-            record(
-                actor,
-                f"ledger.{entry.kind}",
-                entry,
-                {account.key: str(amount.amount) for account, amount in lines},
-                reason,
-            )
+    ids = _resolve({account.key: account for account, _ in lines})
+    entry_id = sql.insert_entry(entry)
+    if entry_id is None:
+        return None
+    _saved(entry, entry_id)
+    sql.insert_postings(entry_id, [(ids[a.key], amount.amount) for a, amount in lines])
+    if entry.actor_id is not None or entry.reason:
+        changes = {account.key: str(amount.amount) for account, amount in lines}
+        record(actor, f"ledger.{entry.kind}", entry, changes, entry.reason)
+    locked = sql.lock_by_key(sorted(deltas))
+    # Judged on the locked rows: no other transaction can move them until commit.
+    if short := _below_floor(locked, deltas, floors):
+        raise InsufficientBalance(short)
+    sql.add_to_balances({ids[key]: delta for key, delta in deltas.items()})
     return Posted(
         entry, created=True, balances={k: locked[k].balance + d for k, d in deltas.items()}
     )
@@ -135,30 +142,24 @@ def _actor_columns(actor: Any) -> dict[str, Any]:
     return {"actor": user, "actor_label": label}
 
 
+def _resolve(refs: dict[str, LedgerAccount]) -> dict[str, int]:
+    """Ledger account id by key (stand-ins in one query); accounts used first now are opened.
+
+    No ledger row is locked yet, so opening one never takes a lock out of key order.
+    """
+    ids = {key: account.pk for key, account in refs.items() if account.pk is not None}
+    if wanted := [key for key in refs if key not in ids]:
+        ids.update(sql.ids_by_key(wanted))
+        for key in sorted(refs.keys() - ids.keys()):
+            ids[key] = chart.opened(refs[key]).pk
+    return ids
+
+
 def _saved(entry: JournalEntry, pk: int) -> None:
     """Mark ``entry`` as the stored row ``pk``, as ``save()`` would have."""
     entry.pk = pk
     entry._state.adding = False
     entry._state.db = connection.alias
-
-
-def _lock(refs: dict[str, LedgerAccount]) -> dict[str, sql.Row]:
-    """Lock the entry's ledger accounts in key order, opening first uses; key → locked row."""
-    keys = sorted(refs)
-    if not _EXISTING.issuperset(keys):
-        # Opened before any ledger lock is taken, so locks are only ever taken in key order.
-        for key in keys:
-            if refs[key].pk is None:
-                chart.opened(refs[key])
-        transaction.on_commit(lambda: _EXISTING.update(keys))
-    locked = sql.lock_by_key(keys)
-    if len(locked) < len(keys):  # a remembered key is gone (a restored database): re-open
-        _EXISTING.difference_update(keys)
-        for key in keys:
-            if key not in locked:
-                chart.opened(refs[key])
-        locked = sql.lock_by_key(keys)
-    return locked
 
 
 def _below_floor(

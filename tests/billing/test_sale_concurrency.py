@@ -1,0 +1,92 @@
+"""Cashiers selling at once on one site end with exact balances and no deadlock.
+
+Every sale of a site shares its clearing and fee accounts; they are locked
+last, in key order. Real threads, each with its own connection and committed
+transactions (PostgreSQL row locks; SQLite IMMEDIATE transactions).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from pems.accounts import actions as ledger_actions
+from pems.audit.models import AuditEvent
+from pems.billing import actions
+from pems.billing.tariffs import assign_tariff, create_tariff
+from pems.ledger import chart
+from pems.ledger.verify import ledger_problems
+from tests.billing.scenarios import flat_tariff_document
+from tests.factories import MeteringPointFactory, SiteFactory, TenantFactory, staff_user
+from tests.ledger.scenarios import cny
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run_together(jobs):
+    barrier = threading.Barrier(len(jobs))
+
+    def run(job):
+        try:
+            barrier.wait()
+            return job()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        return [future.result() for future in [pool.submit(run, job) for job in jobs]]
+
+
+def site_with_accounts(count):
+    """``count`` server-side accounts on one site, priced with a 10 % service fee."""
+    site = SiteFactory()
+    document = flat_tariff_document(effective_from="2025-01-01", extra="service_fee_ratio = 0.1")
+    tariff = create_tariff(site, "Flat with fee", document, actor="test")
+    accounts = []
+    for _ in range(count):
+        point = MeteringPointFactory(meter__gateway__site=site, fee_control="server-side")
+        account = ledger_actions.open_account(TenantFactory(site=site), [point], actor="test")
+        assign_tariff(account, tariff, dt.datetime(2025, 1, 1, tzinfo=dt.UTC), actor="test")
+        accounts.append(account)
+    return site, accounts
+
+
+def test_twenty_cashier_sales_at_once_on_one_site_end_exact():
+    site, accounts = site_with_accounts(5)
+    cashier = staff_user("cashier", site)
+    jobs = [
+        lambda n=n: actions.sell(
+            accounts[n % 5], cny(f"{n + 1}0.00"), ("cash", "wechat")[n % 2], cashier, f"s{n}"
+        )
+        for n in range(20)
+    ]
+    sales = [sale for sale, _ in run_together(jobs)]
+    assert all(sale.created for sale in sales)
+    paid = {"cash": Decimal(0), "wechat": Decimal(0)}
+    for n in range(20):
+        paid[("cash", "wechat")[n % 2]] += Decimal(f"{n + 1}0.00")
+    assert chart.clearing(site, "cash").balance == -paid["cash"]
+    assert chart.clearing(site, "wechat").balance == -paid["wechat"]
+    assert chart.service_fees(site).balance == sum(paid.values()) / 10
+    for k, account in enumerate(accounts):
+        bought = sum(Decimal(f"{n + 1}0.00") for n in range(k, 20, 5))
+        assert ledger_actions.balance(account) == cny(str(bought * Decimal("0.9")))
+    assert AuditEvent.objects.filter(action="ledger.recharge", actor=cashier).count() == 20
+    assert ledger_problems() == []
+
+
+def test_the_same_sale_sent_ten_times_at_once_is_sold_once():
+    site, (account,) = site_with_accounts(1)
+    cashier = staff_user("cashier", site)
+    results = run_together(
+        [lambda: actions.sell(account, cny("50.00"), "cash", cashier, "dup")] * 10
+    )
+    assert sum(sale.created for sale, _ in results) == 1
+    assert len({sale.entry.pk for sale, _ in results}) == 1
+    assert ledger_actions.balance(account) == cny("45.00")
+    assert ledger_problems() == []

@@ -1,0 +1,110 @@
+"""What a cashier's sale costs the database, pinned so that a regression fails here.
+
+A recharge and a server-side sale (``billing.sell``, what the console and the
+API call) run a fixed number of SQL statements, and the site's ledger rows
+that every sale shares (cash clearing, service fees) are locked only for the
+final writes (docs/benchmarks.md, "Prepaid core"). Counted inside the test's
+transaction: each action's BEGIN/COMMIT shows as SAVEPOINT/RELEASE.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from pems.accounts import actions as ledger_actions
+from pems.audit.models import AuditEvent
+from pems.billing import actions
+from pems.billing.tariffs import assign_tariff, create_tariff
+from pems.ledger.models import JournalEntry, Posting
+from tests.billing.scenarios import flat_tariff_document
+from tests.factories import MeteringPointFactory, SiteFactory, TenantFactory, staff_user
+from tests.ledger.scenarios import cny
+
+pytestmark = pytest.mark.django_db
+
+#: The statement that locks the entry's ledger rows (``FOR NO KEY UPDATE`` on PostgreSQL).
+LEDGER_LOCK = 'SELECT "key", "id", "balance" FROM "ledger_ledgeraccount"'
+
+
+def server_side_account_with_fee():
+    """A server-side account priced flat with a 2 % service fee, and its cashier."""
+    site = SiteFactory()
+    point = MeteringPointFactory(meter__gateway__site=site, fee_control="server-side")
+    account = ledger_actions.open_account(TenantFactory(site=site), [point], actor="test")
+    document = flat_tariff_document(effective_from="2025-01-01", extra="service_fee_ratio = 0.02")
+    tariff = create_tariff(site, "Flat with fee", document, actor="test")
+    assign_tariff(account, tariff, dt.datetime(2025, 1, 1, tzinfo=dt.UTC), actor="test")
+    return account, staff_user("cashier", site)
+
+
+def statements_of(call):
+    with CaptureQueriesContext(connection) as queries:
+        result = call()
+    return result, [q["sql"] for q in queries.captured_queries]
+
+
+def after_ledger_lock(statements):
+    """The first word of each statement that runs while the shared ledger rows are locked."""
+    (lock,) = [n for n, sql in enumerate(statements) if LEDGER_LOCK in sql]
+    return [sql.split()[0] for sql in statements[lock + 1 :]]
+
+
+def test_a_recharge_runs_nine_statements_and_locks_the_ledger_rows_last():
+    account, cashier = server_side_account_with_fee()
+    ledger_actions.recharge(account, cny("1.00"), "cash", cashier, "first")  # opens the accounts
+    sale, statements = statements_of(
+        lambda: ledger_actions.recharge(account, cny("10.00"), "cash", cashier, "second")
+    )
+    assert sale.created
+    # SAVEPOINT, account lock, ledger ids, entry, postings, audit, ledger lock, UPDATE, RELEASE
+    assert len(statements) == 9, "\n".join(statements)
+    assert after_ledger_lock(statements) == ["UPDATE", "RELEASE"]
+    assert AuditEvent.objects.filter(
+        action="ledger.recharge", object_id=str(sale.entry.pk), actor=cashier
+    ).exists()
+
+
+def test_a_server_side_sale_runs_fourteen_statements_and_locks_the_ledger_rows_last():
+    account, cashier = server_side_account_with_fee()
+    actions.sell(account, cny("100.00"), "cash", cashier, "first")  # opens accounts, state
+    (sale, push), statements = statements_of(
+        lambda: actions.sell(account, cny("100.00"), "cash", cashier, "second")
+    )
+    assert sale.created
+    assert push is None
+    assert (sale.credited, sale.fee) == (cny("98.00"), cny("2.00"))
+    assert Posting.objects.filter(entry=sale.entry).count() == 3
+    # SAVEPOINT, account lock, tariff, points, alarm state, relay, ledger ids, entry,
+    # postings, audit, ledger lock, UPDATE balances, UPDATE alarm state, RELEASE
+    assert len(statements) == 14, "\n".join(statements)
+    assert after_ledger_lock(statements) == ["UPDATE", "UPDATE", "RELEASE"]
+    assert AuditEvent.objects.filter(action="ledger.recharge", object_id=str(sale.entry.pk))
+
+
+def test_a_replayed_sale_posts_nothing_and_locks_no_ledger_row():
+    account, cashier = server_side_account_with_fee()
+    first, _ = actions.sell(account, cny("10.00"), "cash", cashier, "once")
+    written = (JournalEntry.objects.count(), Posting.objects.count(), AuditEvent.objects.count())
+    (again, _), statements = statements_of(
+        lambda: actions.sell(account, cny("10.00"), "cash", cashier, "once")
+    )
+    assert (again.created, again.entry.pk) == (False, first.entry.pk)
+    assert (JournalEntry.objects.count(), Posting.objects.count(), AuditEvent.objects.count()) == (
+        written
+    )
+    assert not [sql for sql in statements if LEDGER_LOCK in sql]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks are PostgreSQL's")
+def test_a_sale_locks_the_account_row_but_not_its_tenant_or_site():
+    account, cashier = server_side_account_with_fee()
+    actions.sell(account, cny("1.00"), "cash", cashier, "first")
+    _, statements = statements_of(lambda: actions.sell(account, cny("5.00"), "cash", cashier, "2"))
+    (account_lock,) = [sql for sql in statements if 'FROM "accounts_account"' in sql]
+    assert account_lock.endswith('FOR NO KEY UPDATE OF "accounts_account"')
+    (ledger_lock,) = [sql for sql in statements if LEDGER_LOCK in sql]
+    assert ledger_lock.endswith('ORDER BY "key" FOR NO KEY UPDATE')

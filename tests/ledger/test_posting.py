@@ -1,0 +1,67 @@
+"""Posting inserts first and locks the ledger rows last: a refusal still changes nothing
+and leaves the caller's transaction usable, and first uses still open their accounts."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+
+from pems.accounts import actions
+from pems.audit.models import AuditEvent
+from pems.ledger import chart
+from pems.ledger.models import JournalEntry, LedgerAccount, Posting
+from pems.ledger.posting import IdempotencyConflict, InsufficientBalance
+from pems.ledger.verify import ledger_problems
+from tests.ledger.scenarios import cny, consume, open_tenant_account
+
+pytestmark = pytest.mark.django_db
+
+
+def rows():
+    return JournalEntry.objects.count(), Posting.objects.count(), AuditEvent.objects.count()
+
+
+def test_a_refused_refund_is_undone_and_the_callers_transaction_goes_on():
+    account = open_tenant_account()
+    actions.recharge(account, cny("40.00"), "cash", "cashier", "r")
+    before = rows()
+    with transaction.atomic():
+        with pytest.raises(InsufficientBalance, match="wallet"):
+            actions.refund(account, cny("40.01"), "cash", "cashier", "too much", "f-1")
+        assert rows() == before  # the entry, postings and audit event were rolled back
+        refunded = actions.refund(account, cny("15.00"), "cash", "cashier", "moving", "f-2")
+    assert refunded.created
+    assert actions.balance(account) == cny("25.00")
+    assert ledger_problems() == []
+
+
+def test_a_conflicting_key_changes_nothing_and_leaves_the_transaction_usable():
+    account = open_tenant_account()
+    actions.recharge(account, cny("50.00"), "cash", "cashier", "k")
+    consume(account, "5.00", key="settle-1")
+    before = rows()
+    with transaction.atomic():
+        with pytest.raises(IdempotencyConflict, match="'recharge:k'"):
+            actions.recharge(account, cny("60.00"), "card", "cashier", "k")
+        with pytest.raises(IdempotencyConflict, match="'settle-1'"):
+            consume(account, "6.00", key="settle-1")  # ``post`` itself, no action around it
+        assert rows() == before
+        assert actions.balance(account) == cny("45.00")
+
+
+def test_a_first_sale_opens_its_ledger_accounts_and_reports_the_new_balances():
+    account = open_tenant_account()
+    site = account.tenant.site
+    assert not LedgerAccount.objects.filter(site=site).exists()
+    sale = actions.recharge(
+        account, cny("100.00"), "wechat", "kiosk", "r", fee_ratio=Decimal("0.02")
+    )
+    keys = set(LedgerAccount.objects.filter(site=site).values_list("key", flat=True))
+    assert keys == {f"clearing:{site.pk}:wechat", f"wallet:{account.pk}", f"service-fee:{site.pk}"}
+    assert sale.balance == cny("98.00")
+    assert chart.service_fees(site).balance == Decimal("2.00")
+    again = actions.recharge(account, cny("10.00"), "wechat", "kiosk", "r2")
+    assert again.balance == cny("108.00") == actions.balance(account)
+    assert ledger_problems() == []
