@@ -31,7 +31,8 @@ def test_the_metrics_endpoint_reports_freshness_per_gateway(plaza_sim: SimThread
     install(plaza_sim)
     plaza_sim.meter("GW-S7", 2).faults.dead = True
     collector = Collector(
-        CollectorConfig(timeout=0.3, min_period=0.2, flush_seconds=0.05, backoff_base=0.01)
+        # A 1 s timeout: a busy CI box answers a 48-register read late, never a live meter wrongly.
+        CollectorConfig(timeout=1.0, min_period=0.2, flush_seconds=0.05, backoff_base=0.01)
     )
 
     async def run() -> str:
@@ -43,7 +44,14 @@ def test_the_metrics_endpoint_reports_freshness_per_gateway(plaza_sim: SimThread
             swept = all(w.counters.sweeps >= 2 for w in collector.workers)
             return bool(s7) and swept and s7[0].counters.failures >= 2
 
+        deadline = asyncio.get_running_loop().time() + 120
         while not ready():
+            if asyncio.get_running_loop().time() > deadline:
+                sweeps = {w.spec.name: w.counters.sweeps for w in collector.workers}
+                raise AssertionError(f"gateways not swept twice in 120 s: {sweeps}")
+            if task.done():
+                task.result()  # the collector stopped: raise its error instead of hanging
+                raise AssertionError("the collector stopped before sweeping every gateway")
             await asyncio.sleep(0.02)
         page = await scrape(collector.metrics_port or 0)
         stop.set()
