@@ -47,8 +47,12 @@ def test_the_metrics_endpoint_reports_freshness_per_gateway(plaza_sim: SimThread
         deadline = asyncio.get_running_loop().time() + 120
         while not ready():
             if asyncio.get_running_loop().time() > deadline:
-                sweeps = {w.spec.name: w.counters.sweeps for w in collector.workers}
-                raise AssertionError(f"gateways not swept twice in 120 s: {sweeps}")
+                counts = {
+                    w.spec.name: (w.counters.sweeps, w.counters.failures) for w in collector.workers
+                }
+                stop.set()  # stop the collector the way it is meant to stop, then report
+                await asyncio.wait_for(task, 30)
+                raise AssertionError(f"(sweeps, failures) after 120 s: {counts}")
             if task.done():
                 task.result()  # the collector stopped: raise its error instead of hanging
                 raise AssertionError("the collector stopped before sweeping every gateway")
