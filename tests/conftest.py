@@ -24,6 +24,12 @@ def plain_static_storage(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    """Argon2 is slow on purpose; tests that are not about hashing (test_login) use a fast one."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def site(db):
     return factories.SiteFactory()

@@ -18,12 +18,6 @@ from pems.ledger.models import JournalEntry, LedgerAccount, Posting
 from tests import factories
 
 
-@pytest.fixture(autouse=True)
-def quick_passwords(settings):
-    """Argon2 is slow on purpose; tests that are not about hashing use a fast hasher."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 class TokenClient:
     """A Django test client that sends ``Authorization: Bearer <token>`` on every request."""
 

@@ -92,12 +92,6 @@ def _room(site, floor, name):
     return Location.objects.create(site=site, kind=LocationKind.ROOM, name=name, parent=floor)
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    """Argon2 is slow on purpose; these tests make many logins."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def plaza(db) -> Plaza:
     site = factories.SiteFactory(name="North Plaza")

@@ -69,7 +69,7 @@ def test_the_plaza_rooms_show_their_states(plaza, django_user_model):
 
 
 def test_meter_side_flags_and_server_side_thresholds_set_the_alarm(plaza):
-    from pems.console.operations import open_account_of
+    from pems.billing.relays import open_account_of
 
     meter_state = read(plaza.meter_side, remaining_credit=Decimal("10.00"), alarm2=True)
     account = open_account_of(plaza.meter_side)

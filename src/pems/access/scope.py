@@ -32,6 +32,8 @@ SITE_PATHS: dict[str, str] = {
     "metering.meterevent": "point__meter__gateway__site",
     "metering.dailyfreeze": "point__meter__gateway__site",
     "billing.tariff": "site",
+    "billing.prepaidstate": "account__tenant__site",
+    "billing.prepaidevent": "account__tenant__site",
     "control.command": "point__meter__gateway__site",
     "ledger.journalentry": "site",
 }

@@ -21,6 +21,7 @@ from ninja.errors import ValidationError as RequestValidationError
 
 from pems.accounts.actions import AccountActionError, AccountClosed
 from pems.billing.credit import CreditError
+from pems.billing.relays import RelayRefused
 from pems.control.actions import IdempotencyConflict as CommandKeyConflict
 from pems.domain.errors import CurrencyError, PrecisionError
 from pems.ledger.posting import IdempotencyConflict as EntryKeyConflict
@@ -65,7 +66,7 @@ def refusals(field: str | None = None, renames: Mapping[str, str] | None = None)
         raise ApiError(409, why, names.get("amount", "amount")) from exc
     except AccountClosed as exc:
         raise ApiError(409, str(exc), "account") from exc
-    except (AccountActionError, LedgerError, CreditError) as exc:
+    except (AccountActionError, LedgerError, CreditError, RelayRefused) as exc:
         raise ApiError(409, str(exc), field) from exc
     except (CurrencyError, PrecisionError) as exc:
         raise ApiError(422, str(exc), field) from exc

@@ -36,6 +36,8 @@ from pems.inventory.models import MeteringPoint
 from pems.ledger import chart
 
 _RELAY_KINDS = {CommandKind.TRIP: RelayCommand.TRIP, CommandKind.CLOSE: RelayCommand.CLOSE}
+#: Orders that hand a person's trip back: power kept on, or prepaid control resumed.
+_RELEASES = [CommandKind.KEEP_POWER_ON, CommandKind.RESUME_PREPAID]
 _IN_FLIGHT = [CommandStatus.PENDING, CommandStatus.SENT]
 _STATE_READ = ("state__point", "state__relay_closed", "state__read_at")
 
@@ -71,7 +73,7 @@ class Inputs:
     """What the policy reads besides the balance: the alarm state (locked) and each relay."""
 
     state: PrepaidState
-    relays: list[tuple[MeteringPoint, RelayState, RelayCommand | None]]
+    relays: list[tuple[MeteringPoint, Relay]]
 
 
 def read_inputs(locked: Account, points: list[MeteringPoint] | None = None) -> Inputs:
@@ -82,7 +84,7 @@ def read_inputs(locked: Account, points: list[MeteringPoint] | None = None) -> I
     """
     state, _ = PrepaidState.objects.select_for_update().get_or_create(account=locked)
     relays = [
-        (point, *relay_of(point))
+        (point, relay_of(point))
         for point in (active_points(locked) if points is None else points)
         if point.fee_control == FeeControl.SERVER_SIDE
     ]
@@ -106,9 +108,9 @@ def act(
     keep = KeepPower(always=locked.keep_power)
     queued: list[Command] = []
     level = AlarmLevel(inputs.state.alarm)
-    for point, relay, pending in inputs.relays:
+    for point, relay in inputs.relays:
         decision = decide(
-            PolicyState(balance, relay, level, pending),
+            PolicyState(balance, relay.state, level, relay.pending, relay.person_tripped),
             thresholds,
             keep,
             now,
@@ -127,9 +129,8 @@ def act(
             )
         if decision.command is not None:
             kind = CommandKind.TRIP if decision.command is RelayCommand.TRIP else CommandKind.CLOSE
-            queued.append(
-                control.enqueue(point, kind, actor=actor, reason=decision.events[-1].reason)
-            )
+            reason = decision.events[-1].reason
+            queued.append(control.enqueue(point, kind, actor=actor, reason=reason, by_policy=True))
         level = decision.alarm
     PrepaidState.objects.filter(pk=inputs.state.pk).update(
         alarm=level, balance=balance.amount, decided_at=now
@@ -151,8 +152,19 @@ def active_points(account: Account) -> list[MeteringPoint]:
     return list(points.only(*own, *_STATE_READ).order_by("pk"))
 
 
-def relay_of(point: MeteringPoint) -> tuple[RelayState, RelayCommand | None]:
-    """The relay state as best known, and the relay command in flight (if any).
+@dataclass(frozen=True)
+class Relay:
+    """A point's relay as best known, the relay command in flight, and who tripped it."""
+
+    state: RelayState
+    pending: RelayCommand | None = None
+    #: A person's trip is the latest relay order and nobody has released it since
+    #: (close, keep-power or resume prepaid): the policy must not close it.
+    person_tripped: bool = False
+
+
+def relay_of(point: MeteringPoint) -> Relay:
+    """The relay state as best known, the relay command in flight, and a person's trip.
 
     A command confirmed after the last reading is newer knowledge than the
     reading; unknown state counts as closed (as an installer leaves a meter).
@@ -165,16 +177,26 @@ def relay_of(point: MeteringPoint) -> tuple[RelayState, RelayCommand | None]:
         Command.objects.filter(point=point, kind__in=list(_RELAY_KINDS))
         .exclude(status=CommandStatus.FAILED)
         .order_by("-pk")
-        .values_list("kind", "status", "completed_at")
+        .values_list("pk", "kind", "status", "completed_at", "by_policy")
         .first()
     )
     if latest is None:
-        return relay, None
-    kind, status, completed_at = latest
+        return Relay(relay)
+    pk, kind, status, completed_at, by_policy = latest
     command = _RELAY_KINDS[CommandKind(kind)]
+    person_tripped = command is RelayCommand.TRIP and not by_policy and not _released(point, pk)
     if status in _IN_FLIGHT:
-        return relay, command
+        return Relay(relay, command, person_tripped)
     read_at = state.read_at if state is not None else None
     if completed_at and (read_at is None or completed_at > read_at):
         relay = command.target
-    return relay, None
+    return Relay(relay, None, person_tripped)
+
+
+def _released(point: MeteringPoint, trip_pk: int) -> bool:
+    """Whether a person has kept power on or resumed prepaid control since a trip."""
+    return (
+        Command.objects.filter(point=point, pk__gt=trip_pk, kind__in=_RELEASES)
+        .exclude(status=CommandStatus.FAILED)
+        .exists()
+    )

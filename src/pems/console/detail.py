@@ -11,12 +11,12 @@ from django.utils import timezone
 
 from pems.accounts.models import Account
 from pems.billing.models import PrepaidEvent
+from pems.billing.relays import open_account_of
 from pems.billing.tariffs import tariff_at
 from pems.console.access import site_of
 from pems.console.chart import UsageChart, daily_usage, usage_chart
 from pems.console.dashboard import local_day_start, site_today
 from pems.console.display import DisplayState, credit_of, display_state, facts_of
-from pems.console.operations import open_account_of
 from pems.control.models import Command
 from pems.inventory.models import MeteringPoint
 from pems.ledger.models import JournalEntry, LedgerAccount, Posting

@@ -5,11 +5,8 @@ tariffs through ``pems.billing.tariffs``, relays and meter settings through
 ``pems.control.actions.enqueue``; each of those audits itself with the actor
 and the reason. Composite operations run in one transaction.
 
-Keep-power (保电) has two halves: the account's ``keep_power`` flag stops the
-server-side policy from tripping (``pems.billing.policy`` reads it), and a
-``keep_power_on`` command makes the meter itself hold the relay closed (so a
-meter-side meter does not trip at zero either). Resuming prepaid control
-undoes both and lets the policy decide again.
+Relay orders (trip, close, keep-power, resume prepaid) are
+``pems.billing.relays.order_relay``, shared with the API.
 """
 
 from __future__ import annotations
@@ -28,9 +25,11 @@ from pems.accounts import actions as accounts
 from pems.accounts.models import Account, Tenant
 from pems.audit.log import record, snapshot
 from pems.billing import actions as billing
+from pems.billing import relays
 from pems.billing.credit import CreditError
 from pems.billing.models import Tariff
 from pems.billing.policy import apply_policy
+from pems.billing.relays import RelayRefused
 from pems.billing.replacement import FinalReading, Replacement, replace_meter
 from pems.billing.tariffs import TariffChangeRefused, assign_tariff, priced, tariff_at
 from pems.control import actions as control
@@ -52,6 +51,7 @@ class OperationRefused(Exception):
 #: next to the form and nothing has changed (each action runs in one transaction).
 REFUSALS: tuple[type[Exception], ...] = (
     OperationRefused,
+    RelayRefused,
     accounts.AccountActionError,
     LedgerError,
     CreditError,
@@ -87,34 +87,10 @@ def command_key(key: str, point: MeteringPoint, kind: str) -> str:
     return f"console:{key}:{point.pk}:{kind}"[:100]
 
 
-def open_account_of(point: MeteringPoint) -> Account | None:
-    """The open account paying for ``point`` (at most one, by a database constraint)."""
-    return (
-        Account.objects.filter(
-            links__metering_point=point,
-            links__released_at__isnull=True,
-            status=Account.Status.OPEN,
-        )
-        .select_related("tenant__site", "tenant__room")
-        .first()
-    )
-
-
-@transaction.atomic
 def relay(point: MeteringPoint, name: str, actor: Any, reason: str, key: str) -> Command:
     """Trip, close, keep power or resume prepaid control of one point."""
     kind = RELAY_COMMANDS[name]
-    account = open_account_of(point)
-    if account is not None and kind in (CommandKind.KEEP_POWER_ON, CommandKind.RESUME_PREPAID):
-        wanted = kind == CommandKind.KEEP_POWER_ON
-        if account.keep_power != wanted:
-            accounts.set_thresholds(account, actor, reason, keep_power=wanted)
-    command = control.enqueue(
-        point, kind, idempotency_key=command_key(key, point, kind), actor=actor, reason=reason
-    )
-    if account is not None and kind == CommandKind.RESUME_PREPAID:
-        apply_policy(account, actor=actor)  # the policy decides the relay again
-    return command
+    return relays.order_relay(point, kind, actor, reason, command_key(key, point, kind))
 
 
 def meter_prices(account: Account, at: datetime) -> dict[str, str]:
@@ -143,7 +119,7 @@ def meter_prices(account: Account, at: datetime) -> dict[str, str]:
 def meter_side_account(point: MeteringPoint) -> Account:
     if point.fee_control != FeeControl.METER_SIDE:
         raise OperationRefused(_("Only a meter-side meter keeps prices and thresholds."))
-    account = open_account_of(point)
+    account = relays.open_account_of(point)
     if account is None:
         raise OperationRefused(_("No open account pays for this point."))
     return account

@@ -54,6 +54,7 @@ def enqueue(
     not_before: datetime | None = None,
     actor: Any = None,
     reason: str = "",
+    by_policy: bool = False,
 ) -> Command:
     """Queue ``kind`` for ``point`` and return the command (the existing one on a replayed key).
 
@@ -86,6 +87,7 @@ def enqueue(
         idempotency_key=idempotency_key,
         not_before=not_before,
         requested_by=str(actor or "system")[:150],
+        by_policy=by_policy,
     )
     command.full_clean(exclude=["point", "meter"])
     command.save()

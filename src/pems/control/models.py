@@ -86,6 +86,9 @@ class Command(models.Model):
     )
     failure_reason = models.CharField(_("failure reason"), max_length=200, blank=True)
     requested_by = models.CharField(_("requested by"), max_length=150, blank=True)
+    #: Queued by the prepaid policy, not asked for by a person: a person's trip
+    #: holds until a person closes, keeps power or resumes prepaid control.
+    by_policy = models.BooleanField(_("queued by the prepaid policy"), default=False)
 
     class Meta:
         verbose_name = _("command")

@@ -14,6 +14,7 @@ from pems.api.errors import ApiError, refusals
 from pems.api.schemas.common import READ_ERRORS, WRITE_ERRORS
 from pems.api.schemas.control import CancelIn, CommandIn, CommandOut
 from pems.api.schemas.sales import KEY_PREFIX
+from pems.billing import relays
 from pems.control import actions as control
 from pems.control.models import Command, CommandKind, CommandStatus
 from pems.inventory.models import MeteringPoint
@@ -74,9 +75,7 @@ def create_command(request: HttpRequest, body: CommandIn) -> Any:
     key = KEY_PREFIX + body.idempotency_key if body.idempotency_key else None
     existed = key is not None and Command.objects.filter(idempotency_key=key).exists()
     with refusals("point"):
-        command = control.enqueue(
-            point, body.kind, idempotency_key=key, actor=caller(request), reason=body.reason
-        )
+        command = relays.order_relay(point, body.kind, caller(request), body.reason, key)
     return Status(200 if existed else 201, get_command(request, command.pk))
 
 

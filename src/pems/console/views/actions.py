@@ -17,10 +17,11 @@ from django.utils.translation import gettext as _
 
 from pems.access.scope import require
 from pems.accounts.actions import REVERSIBLE
+from pems.billing.relays import open_account_of
 from pems.console.access import ConsoleView, point_or_404, site_of
 from pems.console.forms.base import ActionForm
 from pems.console.forms.control import RELAY_FORMS, CancelCommandForm
-from pems.console.operations import CANCELLABLE, REFUSALS, open_account_of
+from pems.console.operations import CANCELLABLE, REFUSALS
 from pems.console.views.common import done_before, refusal_text, remember_done
 from pems.control.models import Command
 from pems.ledger.models import JournalEntry

@@ -13,10 +13,11 @@ from django.utils.translation import gettext as _
 from pems.access.roles import Capability
 from pems.access.scope import scoped
 from pems.accounts.actions import REVERSIBLE
+from pems.billing.relays import open_account_of
 from pems.console import detail, exports
 from pems.console.access import ConsoleView, capabilities_at, point_or_404, site_of
 from pems.console.forms.control import RELAY_FORMS
-from pems.console.operations import CANCELLABLE, open_account_of
+from pems.console.operations import CANCELLABLE
 from pems.console.receipts import receipt_of
 from pems.console.templatetags.console import relay
 from pems.ledger.models import JournalEntry
