@@ -31,8 +31,16 @@ def test_the_metrics_endpoint_reports_freshness_per_gateway(plaza_sim: SimThread
     install(plaza_sim)
     plaza_sim.meter("GW-S7", 2).faults.dead = True
     collector = Collector(
-        # A 1 s timeout: a busy CI box answers a 48-register read late, never a live meter wrongly.
-        CollectorConfig(timeout=1.0, min_period=0.2, flush_seconds=0.05, backoff_base=0.01)
+        # A 1 s timeout: a busy CI box answers a 48-register read late, never a live meter
+        # wrongly; and a bus a busy box made look down is retried within half a second.
+        CollectorConfig(
+            timeout=1.0,
+            min_period=0.2,
+            flush_seconds=0.05,
+            backoff_base=0.01,
+            gateway_backoff_base=0.05,
+            gateway_backoff_max=0.5,
+        )
     )
 
     async def run() -> str:

@@ -120,9 +120,8 @@ class Collector:
                 if ended.done() and not ended.cancelled():
                     failed = failed or ended.exception()
         finally:
-            for task in [*runs, *tasks, stopper]:
-                task.cancel()
-            await asyncio.gather(waiter, *tasks, stopper, return_exceptions=True)
+            await _cancel_all([*runs, *tasks, stopper])
+            await asyncio.gather(waiter, return_exceptions=True)  # done: every run has ended
             if server is not None:
                 server.close()
             await self.flush()
@@ -252,6 +251,22 @@ class Collector:
             with contextlib.suppress(RuntimeError):
                 await self._db(pool, _close_connection)
             pool.shutdown(wait=True)
+
+
+async def _cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel ``tasks`` and wait until every one has ended.
+
+    Cancelled again while any runs on: a library that swallows one
+    cancellation (as Python 3.11's ``asyncio.wait_for`` can when its inner
+    future finishes at the same moment) must not keep a bus worker alive.
+    """
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=1.0)
+        if pending:
+            log.warning("%d collector tasks ignored a cancellation; cancelling again", len(pending))
 
 
 def _open_count() -> int:

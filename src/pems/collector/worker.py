@@ -135,8 +135,9 @@ class BusWorker:
         until = loop.time() + seconds
         while (left := until - loop.time()) > 0:
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), left)
+            try:  # not asyncio.wait_for: on 3.11 it can swallow the cancel that stops us
+                async with asyncio.timeout(left):
+                    await self._wake.wait()
             except TimeoutError:
                 return
             try:

@@ -140,7 +140,8 @@ class ModbusBus:
             # pymodbus enforces config.timeout; the outer bound only guards a lost link.
             guard = self.config.timeout * 2 + 1.0
             try:
-                response = await asyncio.wait_for(call(), guard)
+                async with asyncio.timeout(guard):
+                    response = await call()
             except (ModbusIOException, TimeoutError) as exc:
                 raise ResponseTimeout(
                     f"no {what} reply within {self.config.timeout} s",
@@ -183,7 +184,8 @@ class ModbusBus:
                 address=unit,
             )
         try:
-            ok = await asyncio.wait_for(self._client.connect(), self.config.connect_timeout)
+            async with asyncio.timeout(self.config.connect_timeout):
+                ok = await self._client.connect()
         except (TimeoutError, OSError):
             ok = False
         if not ok:

@@ -98,7 +98,8 @@ class Dlt645Bus:
                 raise GatewayUnavailable("connection lost", endpoint=self.endpoint, address=address)
             remaining = deadline - time.monotonic()
             try:
-                await asyncio.wait_for(link.arrived.wait(), max(remaining, 0.0))
+                async with asyncio.timeout(max(remaining, 0.0)):
+                    await link.arrived.wait()
             except TimeoutError:
                 raise ResponseTimeout(
                     f"no reply within {self.config.timeout} s",
@@ -118,10 +119,8 @@ class Dlt645Bus:
             )
         loop = asyncio.get_running_loop()
         try:
-            _, link = await asyncio.wait_for(
-                loop.create_connection(_Link, self.config.host, self.config.port),
-                self.config.connect_timeout,
-            )
+            async with asyncio.timeout(self.config.connect_timeout):
+                _, link = await loop.create_connection(_Link, self.config.host, self.config.port)
         except (TimeoutError, OSError) as exc:
             self._retry_connect_at = now + self.config.reconnect_backoff
             raise GatewayUnavailable(

@@ -256,7 +256,8 @@ async def _serve(
             saver = asyncio.create_task(_keep_saving(site, options.state, stop))
         ready()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), options.duration)
+            async with asyncio.timeout(options.duration):
+                await stop.wait()
     finally:
         stop.set()
         if saver is not None:
@@ -271,7 +272,8 @@ async def _keep_saving(site: SimSite, path: Path, stop: asyncio.Event) -> None:
     """Save the field every few seconds, so even a killed simulator loses little."""
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), STATE_SAVE_SECONDS)
+            async with asyncio.timeout(STATE_SAVE_SECONDS):
+                await stop.wait()
         if not stop.is_set():
             save_state(site, path)
 

@@ -158,8 +158,10 @@ class SimGateway:
         """Drop bytes until the line is quiet, as a UART does after garbage."""
         quiet = max(self.timing.gap, 0.01)
         with contextlib.suppress(TimeoutError):
-            while await asyncio.wait_for(reader.read(4096), quiet):
-                pass
+            while True:
+                async with asyncio.timeout(quiet):
+                    if not await reader.read(4096):
+                        return
 
     # -- Modbus RTU over TCP ----------------------------------------------
 
