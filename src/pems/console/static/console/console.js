@@ -103,9 +103,8 @@
           else setText(el, t[field]);
         }, tile);
       });
-      Object.keys(data.counts).forEach((state) => {
-        each('[data-count="' + state + '"]', (el) => setText(el, data.counts[state]));
-      });
+      // A state nobody is in any more is absent from the counts: it shows 0, not its old count.
+      each("[data-count]", (el) => setText(el, data.counts[el.dataset.count] || 0));
     });
   }
 
@@ -123,6 +122,9 @@
         setText(status, c.status_label);
         const failure = row.querySelector("[data-failure]");
         if (failure) failure.textContent = c.failure || "";
+        // Only a pending command can be cancelled: once sent, its Cancel link goes.
+        const cancel = row.querySelector("[data-cancel]");
+        if (cancel) cancel.hidden = c.status !== "pending";
       });
     });
   }
