@@ -103,3 +103,25 @@ def test_only_people_who_edit_inventory_may_import(client, db):
     site = factories.SiteFactory(name="Plaza")
     client.force_login(factories.staff_user("cashier", site))
     assert client.get(reverse("console:import")).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("en", "the sheet describes site Plaza"), ("zh-hans", "Plaza")],
+)
+def test_the_imports_messages_are_in_the_pages_language(manager, plaza_sheet, language, expected):
+    """The import runs in a worker thread, which must speak the person's language too."""
+    from django.utils import translation
+
+    client, _ = manager
+    elsewhere = factories.SiteFactory(name="Elsewhere")
+    client.force_login(factories.staff_user("manager", elsewhere))
+    client.cookies["django_language"] = language
+    page = upload(client, elsewhere, plaza_sheet, dry_run=True)
+    with translation.override(language):
+        message = translation.gettext(
+            "the sheet describes site %(sheet)s, not %(site)s: "
+            "check the sheet or the site you import into"
+        ) % {"sheet": "Plaza", "site": "Elsewhere"}
+    assert expected in message
+    assert message in page.replace("&quot;", '"').replace("&#x27;", "'")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from django.db import connections
+from django.utils import translation
 
 from pems.inventory.importer import ImportReport, import_sheet
 from pems.inventory.models import Site
@@ -35,17 +36,19 @@ def import_with_progress(
 ) -> Iterator[Progress | ImportReport]:
     """Yield progress (at most once per percent), then the report; re-raise the importer's crash."""
     events: queue.Queue[Progress | ImportReport | BaseException] = queue.Queue()
+    language = translation.get_language()  # a thread starts in the default language
 
     def work() -> None:
         try:
-            report = import_sheet(
-                sheet,
-                site,
-                actor,
-                lambda done, total: events.put(Progress(done, total)),
-                dry_run=dry_run,
-                reason=reason,
-            )
+            with translation.override(language):
+                report = import_sheet(
+                    sheet,
+                    site,
+                    actor,
+                    lambda done, total: events.put(Progress(done, total)),
+                    dry_run=dry_run,
+                    reason=reason,
+                )
             events.put(report)
         except BaseException as exc:  # handed to the request thread, which raises it
             events.put(exc)
