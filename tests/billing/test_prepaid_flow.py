@@ -17,6 +17,7 @@ from pems.billing.models import PrepaidEvent
 from pems.billing.policy import apply_policy
 from pems.billing.settlement import settle_account
 from pems.control.models import Command
+from pems.domain.policy import EventKind
 from pems.ledger import chart
 from pems.ledger.models import JournalEntry
 from pems.ledger.verify import ledger_problems
@@ -154,3 +155,8 @@ def test_an_account_whose_meter_still_holds_credit_is_not_closed():
     account.refresh_from_db()
     assert account.is_open
     assert chart.meter_credit(account, point).balance == Decimal("100.00")
+
+
+def test_every_policy_event_kind_has_a_label():
+    """The console shows ``get_kind_display()``: a kind without a choice would show raw."""
+    assert set(PrepaidEvent.Kind.values) == {kind.value for kind in EventKind}

@@ -12,6 +12,7 @@ from pems.accounts.models import Account, Tenant
 from pems.audit.models import AuditEvent
 from pems.billing.models import AccountTariff
 from pems.control.models import Command, CommandKind
+from pems.inventory.models import MeteringPoint
 from pems.ledger.models import JournalEntry
 from pems.ledger.verify import ledger_problems
 from pems.metering.models import PointState
@@ -69,9 +70,13 @@ def test_sell_confirms_then_prints_a_receipt_with_the_right_numbers(login, plaza
     assert (r.tenant, r.rooms, r.meters) == ("Lucky Noodles", ["A101"], ["240000000001"])
     assert r.cashier == client.user.username
     assert f'<dd id="receipt-number">{sale.pk}</dd>' in page
+    assert '<small id="receipt-title">Electricity sale receipt</small>' in page
     assert "294.00 CNY" in page
     assert balance(plaza.account).amount == Decimal("294.00")
     assert ledger_problems() == []
+    MeteringPoint.objects.filter(pk=plaza.opened.pk).update(utility="water")
+    water = client.get(done["Location"]).content.decode()
+    assert '<small id="receipt-title">Water sale receipt</small>' in water
 
 
 def test_a_sale_posted_twice_sells_once(login, plaza):

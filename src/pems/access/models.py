@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from pems.access.roles import Role
 from pems.core.models import TimestampedModel
@@ -67,7 +68,9 @@ class ApiToken(models.Model):
         help_text=_("What the token is for, e.g. the integrating system."),
     )
     digest = models.CharField(_("SHA-256 of the token"), max_length=64, unique=True, editable=False)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True, editable=False)
+    created_at = models.DateTimeField(
+        pgettext_lazy("timestamp", "created"), auto_now_add=True, editable=False
+    )
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True, editable=False)
 

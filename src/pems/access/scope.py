@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
+from django.utils.translation import gettext as _
 
 from pems.access.roles import GRANTS, Capability, Role
 from pems.inventory.models import Site
@@ -94,4 +95,6 @@ def can(user: Any, capability: Capability, site: Site | int | None = None) -> bo
 def require(user: Any, capability: Capability, site: Site | int | None = None) -> None:
     """Raise PermissionDenied unless :func:`can` allows it."""
     if not can(user, capability, site):
-        raise PermissionDenied(f"{capability.label} is not allowed here")
+        raise PermissionDenied(
+            _("%(capability)s is not allowed here") % {"capability": capability.label}
+        )

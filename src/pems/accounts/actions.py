@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from pems.accounts.models import Account, AccountMeteringPoint, Tenant
 from pems.audit.log import diff, record, snapshot
@@ -68,16 +69,19 @@ def lock_open(account: Account) -> Account:
         .get(pk=account.pk)
     )
     if not locked.is_open:
-        raise AccountClosed(f"Account {locked.pk} is closed.")
+        raise AccountClosed(_("Account %(account)s is closed.") % {"account": locked.pk})
     return locked
 
 
 def _in_site_currency(account: Account, amount: Money) -> None:
     currency = account.tenant.site.currency
     if amount.currency != currency:
-        raise AccountActionError(f"Amount {amount} is not in the site's currency {currency}.")
+        raise AccountActionError(
+            _("Amount %(amount)s is not in the site's currency %(currency)s.")
+            % {"amount": amount, "currency": currency}
+        )
     if amount.amount <= 0:
-        raise AccountActionError(f"Amount must be positive, got {amount}.")
+        raise AccountActionError(_("Amount must be positive, got %(amount)s.") % {"amount": amount})
 
 
 @transaction.atomic
@@ -93,7 +97,7 @@ def open_account(
 ) -> Account:
     """Open an account on metering points, optionally with a first purchase."""
     if not metering_points:
-        raise AccountActionError("An account needs at least one metering point.")
+        raise AccountActionError(_("An account needs at least one metering point."))
     account = Account(tenant=tenant, **thresholds)
     account.full_clean()
     account.save()
@@ -198,9 +202,11 @@ def reverse(entry: JournalEntry, actor: Any, reason: str) -> Posted:
     Refused when the tenant has already spent credit the reversal would take back.
     """
     if not reason.strip():
-        raise AccountActionError("A reversal needs a reason.")
+        raise AccountActionError(_("A reversal needs a reason."))
     if entry.kind not in REVERSIBLE:
-        raise AccountActionError(f"A {entry.get_kind_display()} entry cannot be reversed.")
+        raise AccountActionError(
+            _("A %(kind)s entry cannot be reversed.") % {"kind": entry.get_kind_display()}
+        )
     if entry.account_id is not None:
         lock_open(entry.account)
     lines = mirror(entry)
@@ -232,7 +238,9 @@ def set_thresholds(
         "keep_power",
     }
     if unknown := set(values) - allowed:
-        raise AccountActionError(f"Not a threshold: {', '.join(sorted(unknown))}.")
+        raise AccountActionError(
+            _("Not a threshold: %(names)s.") % {"names": ", ".join(sorted(unknown))}
+        )
     locked = lock_open(account)
     before = snapshot(locked)
     for name, value in values.items():
@@ -267,9 +275,11 @@ def close_account(account: Account, actor: Any, reason: str, channel: str = "cas
     ).exclude(balance=0)
     if held := list(on_meters):
         raise AccountActionError(
-            "Credit is still on the meter ("
-            + ", ".join(f"{a.key}: {a.balance}" for a in held)
-            + "): record the meter's remaining credit first, so the refund includes it."
+            _(
+                "Credit is still on the meter (%(held)s): record the meter's remaining credit "
+                "first, so the refund includes it."
+            )
+            % {"held": ", ".join(f"{a.key}: {a.balance}" for a in held)}
         )
     wallet = LedgerAccount.objects.select_for_update(no_key=True).get(pk=chart.wallet(locked).pk)
     left = Money(wallet.balance, wallet.currency)

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from pems.accounts.models import Account
 from pems.control import actions as control
@@ -49,7 +50,8 @@ def meter_side_among(account: Account, active: Iterable[MeteringPoint]) -> Meter
     points = [p for p in active if p.fee_control == FeeControl.METER_SIDE]
     if len(points) > 1:
         raise CreditError(
-            f"account {account.pk} has {len(points)} meter-side points; credit needs exactly one"
+            _("account %(account)s has %(count)s meter-side points; credit needs exactly one")
+            % {"account": account.pk, "count": len(points)}
         )
     return points[0] if points else None
 
@@ -92,8 +94,11 @@ def recall_credit(sale: JournalEntry, actor: Any, reason: str) -> bool:
         return False
     if not control.cancel(command, actor=actor, reason=reason):
         raise CreditError(
-            f"sale #{sale.pk}: the credit was already sent to meter {command.meter_id}; "
-            "refund the tenant instead of reversing"
+            _(
+                "sale #%(sale)s: the credit was already sent to meter %(meter)s; "
+                "refund the tenant instead of reversing"
+            )
+            % {"sale": sale.pk, "meter": command.meter_id}
         )
     transfer = JournalEntry.objects.get(idempotency_key=f"meter-transfer:{sale.pk}")
     account = transfer.account

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from pems.accounts.models import Account
 from pems.core.fields import FixedPointField
 from pems.core.models import AppendOnlyModel, TimestampedModel, money_field
+from pems.domain.policy import EventKind
 from pems.inventory.choices import Utility
 from pems.inventory.models import MeteringPoint, Site
 
@@ -171,13 +172,21 @@ class PrepaidState(models.Model):
 class PrepaidEvent(models.Model):
     """An alarm raised or cleared, or a trip/close requested by the prepaid policy."""
 
+    class Kind(models.TextChoices):
+        """The prepaid policy's event kinds (``pems.domain.policy.EventKind``), labelled."""
+
+        ALARM_RAISED = EventKind.ALARM_RAISED.value, _("Alarm raised")
+        ALARM_CLEARED = EventKind.ALARM_CLEARED.value, _("Alarm cleared")
+        TRIP_REQUESTED = EventKind.TRIP_REQUESTED.value, _("Trip requested")
+        CLOSE_REQUESTED = EventKind.CLOSE_REQUESTED.value, _("Close requested")
+
     account = models.ForeignKey(
         Account, on_delete=models.PROTECT, related_name="prepaid_events", verbose_name=_("account")
     )
     point = models.ForeignKey(
         MeteringPoint, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    kind = models.CharField(_("kind"), max_length=24)
+    kind = models.CharField(_("kind"), max_length=24, choices=Kind)
     alarm = models.PositiveSmallIntegerField(_("alarm level"))
     balance = money_field(_("balance"))
     reason = models.CharField(_("reason"), max_length=200)

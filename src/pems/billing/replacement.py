@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from pems.accounts.models import Account
 from pems.audit.log import record
@@ -68,7 +69,10 @@ def replace_meter(
     locked = MeteringPoint.objects.select_for_update().select_related("meter").get(pk=point.pk)
     old_meter = locked.meter
     if old_meter.address_count > 1:
-        raise ValueError(f"meter {old_meter.number} is a multi-circuit box: replace it as a box")
+        raise ValueError(
+            _("meter %(meter)s is a multi-circuit box: replace it as a box")
+            % {"meter": old_meter.number}
+        )
     old_meter.removed_on = timezone.localdate(at)
     old_meter.full_clean()
     old_meter.save(update_fields=["removed_on", "updated_at"])
@@ -124,7 +128,7 @@ def _carry_credit(
 ) -> tuple[Money, Command | None]:
     """Book the old meter's spending, then push what it still held to the new meter."""
     if old.remaining_credit is None:
-        raise ValueError("a meter-side exchange needs the old meter's remaining credit")
+        raise ValueError(_("a meter-side exchange needs the old meter's remaining credit"))
     booked = credit.book_spending(account, point, old.remaining_credit, actor, {"exchange": True})
     currency = account.tenant.site.currency
     carried = Money(min(old.remaining_credit, booked.expected), currency)

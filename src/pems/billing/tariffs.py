@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from pems.accounts.models import Account
 from pems.audit.log import record
@@ -38,7 +39,13 @@ def parse(document: str, site: Site, source: str = "<tariff>") -> PricedTariff:
     parsed = _load(document, source, site.currency)
     if parsed.currency != site.currency:
         raise TariffChangeRefused(
-            f"{source}: priced in {parsed.currency}, but {site.name} sells in {site.currency}"
+            _("%(tariff)s: priced in %(priced)s, but %(site)s sells in %(currency)s")
+            % {
+                "tariff": source,
+                "priced": parsed.currency,
+                "site": site.name,
+                "currency": site.currency,
+            }
         )
     return parsed
 
@@ -68,8 +75,11 @@ def revise_tariff(
             a.id for a, b in zip(started_old, started_new, strict=False) if a != b
         }
         raise TariffChangeRefused(
-            f"{locked.name}: version(s) {', '.join(sorted(changed))} already in force cannot "
-            "change; add a new version with a future effective_from instead"
+            _(
+                "%(tariff)s: version(s) %(versions)s already in force cannot change; "
+                "add a new version with a future effective_from instead"
+            )
+            % {"tariff": locked.name, "versions": ", ".join(sorted(changed))}
         )
     locked.document = document
     locked.save(update_fields=["document", "updated_at"])
@@ -95,8 +105,11 @@ def assign_tariff(
     )["until"]
     if settled is not None and effective_from < settled:
         raise TariffChangeRefused(
-            f"account {account.pk} is settled until {settled.isoformat()}: a tariff change "
-            "cannot start before that"
+            _(
+                "account %(account)s is settled until %(settled)s: a tariff change "
+                "cannot start before that"
+            )
+            % {"account": account.pk, "settled": settled.isoformat()}
         )
     assignment = AccountTariff(account=account, tariff=tariff, effective_from=effective_from)
     assignment.full_clean()

@@ -17,6 +17,7 @@ from django.db.models import CharField, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from pems.access.scope import SITE_PATHS, scoped, visible_sites
 from pems.audit.models import AuditEvent
@@ -45,10 +46,14 @@ class AuditFilterForm(forms.Form):
     object_type = forms.ChoiceField(label=_("Object type"), required=False)
     object = forms.CharField(label=_("Object"), required=False, max_length=200)
     since = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=pgettext_lazy("date filter", "From"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     until = forms.DateField(
-        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=pgettext_lazy("date filter", "To"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
 
     def __init__(self, *args: Any, events: QuerySet[AuditEvent], **kwargs: Any) -> None:

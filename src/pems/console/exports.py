@@ -164,7 +164,9 @@ def commands_table(commands: Iterable[Command]) -> Table:
 def events_table(meter_events: Iterable[MeterEvent], prepaid: Iterable[PrepaidEvent]) -> Table:
     columns = [_("At"), _("Source"), _("Kind"), _("Detail")]
     rows = [[e.at, _("meter"), e.get_kind_display(), e.detail] for e in meter_events]
-    rows += [[e.at, _("prepaid"), e.kind, f"{e.reason} ({e.balance})"] for e in prepaid]
+    rows += [
+        [e.at, _("prepaid"), e.get_kind_display(), f"{e.reason} ({e.balance})"] for e in prepaid
+    ]
     rows.sort(key=lambda row: row[0], reverse=True)
     return columns, rows
 

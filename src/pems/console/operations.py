@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 
 from pems.accounts import actions as accounts
 from pems.accounts.models import Account, Tenant
@@ -60,6 +61,14 @@ REFUSALS: tuple[type[Exception], ...] = (
     DomainError,
     ValidationError,
 )
+
+#: The TOU rates as a person reads them (尖/峰/平/谷).
+RATE_LABELS = {
+    Rate.SHARP: pgettext_lazy("TOU rate", "sharp"),
+    Rate.PEAK: pgettext_lazy("TOU rate", "peak"),
+    Rate.FLAT: pgettext_lazy("TOU rate", "flat"),
+    Rate.VALLEY: pgettext_lazy("TOU rate", "valley"),
+}
 
 #: Commands a person may cancel while pending; a credit push goes with its sale's reversal.
 CANCELLABLE = [
@@ -110,7 +119,8 @@ def meter_prices(account: Account, at: datetime) -> dict[str, str]:
         price = version.prices.get(rate, flat)
         if price is None:
             raise OperationRefused(
-                _("%(tariff)s has no %(rate)s price.") % {"tariff": tariff.name, "rate": rate}
+                _("%(tariff)s has no %(rate)s price.")
+                % {"tariff": tariff.name, "rate": RATE_LABELS[rate]}
             )
         prices[rate.value] = str(price)
     return prices

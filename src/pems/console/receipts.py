@@ -52,6 +52,8 @@ class Receipt:
     currency: str
     cashier: str
     reversed: bool
+    #: What was sold (``Utility``): the account's points' one utility, or "" if they mix.
+    utility: str = ""
 
 
 def receipt_of(sale: JournalEntry) -> Receipt:
@@ -64,6 +66,7 @@ def receipt_of(sale: JournalEntry) -> Receipt:
     postings = dict(sale.postings.values_list("ledger_account__kind", "amount"))
     channel = sale.memo.get("channel", "")
     fee = postings.get(LedgerAccount.Kind.SERVICE_FEE, Decimal("0.00"))
+    utilities = {p.utility for p in points}
     return Receipt(
         number=sale.pk,
         at=sale.created_at,
@@ -78,4 +81,5 @@ def receipt_of(sale: JournalEntry) -> Receipt:
         currency=sale.site.currency,
         cashier=sale.actor_label,
         reversed=JournalEntry.objects.filter(reverses=sale).exists(),
+        utility=utilities.pop() if len(utilities) == 1 else "",
     )

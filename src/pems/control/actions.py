@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from pems.audit.log import record
 from pems.control.models import Command, CommandKind, CommandStatus, payload_errors
@@ -98,8 +99,16 @@ def enqueue(
 def _replayed(existing: Command, point: MeteringPoint, kind: str, body: dict[str, Any]) -> Command:
     if existing.point_id != point.pk or existing.kind != kind or existing.payload != body:
         raise IdempotencyConflict(
-            f"idempotency key {existing.idempotency_key!r} already names command "
-            f"{existing.command_id} ({existing.kind} for point {existing.point_id})"
+            _(
+                "idempotency key %(key)s already names command %(command)s "
+                "(%(kind)s for point %(point)s)"
+            )
+            % {
+                "key": repr(existing.idempotency_key),
+                "command": existing.command_id,
+                "kind": existing.get_kind_display(),
+                "point": existing.point_id,
+            }
         )
     return existing
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from pems.inventory.models import Meter, MeteringPoint
 
@@ -52,6 +54,17 @@ PAYLOAD_KEYS: dict[str, tuple[str, ...]] = {
     CommandKind.SET_ALARMS: ("alarm1", "alarm2"),
 }
 
+#: What a person reads for each payload key (a key not listed shows as it is).
+PAYLOAD_LABELS = {
+    "amount": _("amount"),
+    "sharp": pgettext_lazy("TOU rate", "sharp"),
+    "peak": pgettext_lazy("TOU rate", "peak"),
+    "flat": pgettext_lazy("TOU rate", "flat"),
+    "valley": pgettext_lazy("TOU rate", "valley"),
+    "alarm1": _("alarm 1"),
+    "alarm2": _("alarm 2"),
+}
+
 
 class Command(models.Model):
     """One command to one metering point, executed by the collector exactly once."""
@@ -76,7 +89,7 @@ class Command(models.Model):
         _("status"), max_length=12, choices=CommandStatus, default=CommandStatus.PENDING
     )
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    created_at = models.DateTimeField(pgettext_lazy("timestamp", "created"), auto_now_add=True)
     not_before = models.DateTimeField(_("not before"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
@@ -113,6 +126,11 @@ class Command(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} → {self.meter_id}/{self.point_id} ({self.status})"
+
+    @property
+    def payload_items(self) -> list[tuple[Any, Any]]:
+        """The payload as (label a person reads, value) pairs, in its order."""
+        return [(PAYLOAD_LABELS.get(key, key), value) for key, value in self.payload.items()]
 
     @property
     def is_open(self) -> bool:

@@ -3,7 +3,7 @@
 from typing import Any, ClassVar
 
 from django.db import models
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from pems.core.fields import FixedPointField
 
@@ -20,8 +20,12 @@ def money_field(verbose_name: str, **kwargs: object) -> FixedPointField:
 class TimestampedModel(models.Model):
     """Created/updated timestamps (UTC) for every row a person can edit."""
 
-    created_at = models.DateTimeField(_("created"), auto_now_add=True, editable=False)
-    updated_at = models.DateTimeField(_("updated"), auto_now=True, editable=False)
+    created_at = models.DateTimeField(
+        pgettext_lazy("timestamp", "created"), auto_now_add=True, editable=False
+    )
+    updated_at = models.DateTimeField(
+        pgettext_lazy("timestamp", "updated"), auto_now=True, editable=False
+    )
 
     class Meta:
         abstract = True

@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
+from django.utils.translation import gettext as _
 
 from pems.audit.log import record
 from pems.domain.ledger import Line, check_entry
@@ -95,7 +96,9 @@ def post(
     # The key was used before (a replay, or a concurrent call that won); nothing was written.
     found = _replay(idempotency_key, kind, lines) if idempotency_key else None
     if found is None:
-        raise LedgerError(f"idempotency key {idempotency_key!r} is taken but not found")
+        raise LedgerError(
+            _("idempotency key %(key)s is taken but not found") % {"key": repr(idempotency_key)}
+        )
     return Posted(found, created=False)
 
 
@@ -167,7 +170,11 @@ def _below_floor(
 ) -> str | None:
     for key, floor in floors.items():
         if key in deltas and deltas[key] < 0 and locked[key].balance + deltas[key] < floor:
-            return f"{key} would fall below {floor} (change {deltas[key]})"
+            return _("%(account)s would fall below %(floor)s (change %(change)s)") % {
+                "account": key,
+                "floor": floor,
+                "change": deltas[key],
+            }
     return None
 
 
@@ -182,6 +189,7 @@ def _replay(
     stored = sorted(entry.postings.values_list("ledger_account__key", "amount"))
     if entry.kind != kind or wanted != stored:
         raise IdempotencyConflict(
-            f"idempotency key {key!r} was used for a different {entry.kind} entry #{entry.pk}"
+            _("idempotency key %(key)s was used for a different %(kind)s entry #%(entry)s")
+            % {"key": repr(key), "kind": entry.get_kind_display(), "entry": entry.pk}
         )
     return entry

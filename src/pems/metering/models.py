@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from pems.core.fields import FixedPointField
 from pems.core.models import money_field
@@ -202,7 +203,7 @@ class CommCounters(models.Model):
     latency_total_us = models.PositiveBigIntegerField(_("total latency (µs)"), default=0)
     last_latency_us = models.PositiveBigIntegerField(_("last latency (µs)"), default=0)
     last_error = models.CharField(_("last error"), max_length=200, blank=True)
-    updated_at = models.DateTimeField(_("updated"))
+    updated_at = models.DateTimeField(pgettext_lazy("timestamp", "updated"))
 
     class Meta:
         abstract = True

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from pems.access.roles import Capability
 from pems.accounts.models import Account
@@ -197,7 +198,7 @@ class TariffForm(ActionForm):
 
     tariff = forms.ModelChoiceField(label=_("Tariff"), queryset=Tariff.objects.none())
     effective_from = forms.DateTimeField(
-        label=_("From"),
+        label=pgettext_lazy("tariff start", "From"),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text=_("Consumption from this moment is priced under the new tariff."),
     )
@@ -217,7 +218,7 @@ class TariffForm(ActionForm):
         lines: list[Line] = [
             (_("Tenant"), self.account.tenant),
             (_("New tariff"), data["tariff"]),
-            (_("From"), data["effective_from"]),
+            (pgettext_lazy("tariff start", "From"), data["effective_from"]),
         ]
         if operations.meter_side_points(self.account):
             lines.append((_("Meter"), _("the new prices are sent to the meter when they start")))

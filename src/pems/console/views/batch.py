@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from pems.access.roles import Capability
 from pems.access.scope import require
@@ -27,7 +28,7 @@ EXPORT = "export-readings"
 class BatchForm(forms.Form):
     key = forms.CharField(widget=forms.HiddenInput, max_length=64)
     reason = forms.CharField(
-        label=_("Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+        label=gettext_lazy("Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 2})
     )
 
 

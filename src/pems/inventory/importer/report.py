@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
 from pems.siteplan import SheetIssue
 
 #: ``progress(done, total)``: sheet rows processed so far, and in all.
@@ -12,6 +15,14 @@ Progress = Callable[[int, int], None]
 
 #: The kinds of object an import creates or updates, in the order reports list them.
 KINDS = ("location", "gateway", "meter", "metering point")
+
+#: What a person reads for each kind (the keys of ``tallies`` stay English).
+KIND_LABELS: Mapping[str, Promise] = {
+    "location": _("location"),
+    "gateway": _("gateway"),
+    "meter": _("meter"),
+    "metering point": _("metering point"),
+}
 
 
 @dataclass
@@ -37,6 +48,11 @@ class ImportReport:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    @property
+    def labelled_tallies(self) -> list[tuple[Promise, Tally]]:
+        """(translated kind, tally) in ``tallies`` order, for a person to read."""
+        return [(KIND_LABELS[kind], tally) for kind, tally in self.tallies.items()]
 
     @property
     def changed(self) -> bool:
