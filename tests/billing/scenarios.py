@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 from pems.accounts import actions as ledger_actions
+from pems.billing.models import Tariff
 from pems.billing.tariffs import assign_tariff, create_tariff
 from pems.metering.models import IntervalReading, PointState
 from tests.factories import MeteringPointFactory, SiteFactory, TenantFactory
@@ -31,15 +32,19 @@ prices = {{ flat = {price} }}
 """
 
 
-def server_side_tenant(price: str = "1.00", fee_control: str = "server-side", **thresholds):
+def server_side_tenant(
+    price: str = "1.00", fee_control: str = "server-side", site=None, **thresholds
+):
     """An open account on one point, priced flat from 2026-01-01, opened before T0."""
-    site = SiteFactory()
+    site = site or SiteFactory()
     point = MeteringPointFactory(meter__gateway__site=site, fee_control=fee_control)
     account = ledger_actions.open_account(
         TenantFactory(site=site), [point], actor="test", **thresholds
     )
     account.links.update(attached_at=T0 - dt.timedelta(days=1))
-    tariff = create_tariff(site, f"Flat {price}", flat_tariff_document(price), actor="test")
+    tariff = Tariff.objects.filter(site=site, name=f"Flat {price}").first() or create_tariff(
+        site, f"Flat {price}", flat_tariff_document(price), actor="test"
+    )
     assign_tariff(account, tariff, dt.datetime(2026, 1, 1, tzinfo=UTC), actor="test")
     return account, point
 

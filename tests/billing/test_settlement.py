@@ -6,8 +6,10 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 
 from pems.accounts.actions import balance
+from pems.billing.models import SettlementCursor
 from pems.billing.settlement import SettlementBlocked, settle_account, settle_point
 from pems.billing.tariffs import assign_tariff, create_tariff
 from pems.ledger.models import JournalEntry
@@ -176,3 +178,60 @@ def test_days_of_readings_are_priced_from_cell_summaries_like_every_reading(monk
     assert done.amount == expected.total
     assert balance(account) == -expected.total
     assert settle_point(account, point) is None
+
+
+def test_a_prefetch_of_many_points_charges_what_settling_each_alone_charges(monkeypatch):
+    """Two points on the TOU tariff and one on a flat tariff, their readings summarised by one
+    query per tariff: each is charged what settling it on its own charges, to the cent, and a
+    point whose cursor moved after the prefetch is settled from the database again."""
+    from pems.billing import settlement
+    from pems.billing.settlement import prefetch
+
+    shared_tou = None
+
+    def tenancy(tou: bool, step: str):
+        nonlocal shared_tou
+        account, point = server_side_tenant(site=shared_tou.site if tou and shared_tou else None)
+        if tou:  # the second TOU account is on the first one's site, with the same tariff
+            if shared_tou is None:
+                shared_tou = create_tariff(account.tenant.site, "TOU", TOU_TIERED, actor="test")
+            assign_tariff(account, shared_tou, T0 - dt.timedelta(hours=1), actor="test")
+        for i in range(2 * 96 + 1):
+            at = T0 + dt.timedelta(minutes=15 * i, seconds=i % 5)
+            total = Decimal("50.000") + Decimal(step) * i
+            IntervalReading.objects.create(
+                point=point, interval_start=at.replace(second=0), read_at=at, energy_total=total
+            )
+        settle_point(account, point)  # baseline
+        return account, point
+
+    tenancies = [tenancy(True, "0.211"), tenancy(True, "0.093"), tenancy(False, "0.5")]
+    alone = [settled_and_undone(account, point) for account, point in tenancies]
+    summaries = prefetch([account for account, _ in tenancies])
+    assert len(summaries.summaries) == 3
+
+    def per_point_query(*args):
+        raise AssertionError("a prefetched point was summarised again")
+
+    monkeypatch.setattr(settlement, "point_cells", per_point_query)
+    charged = [settle_point(a, p, prefetched=summaries).amount for a, p in tenancies]
+    assert charged == alone
+    first, second, flat = (
+        summaries.summaries[SettlementCursor.objects.get(point=p).pk] for _, p in tenancies
+    )
+    assert first.classes is second.classes  # one cache per tariff
+    assert flat.classes is not first.classes
+    monkeypatch.undo()
+    account, point = tenancies[0]
+    reading(point, 3 * 24 * 60, "500.000")
+    assert settle_point(account, point, prefetched=summaries) is not None  # moved: re-read
+    assert ledger_problems() == []
+
+
+def settled_and_undone(account, point):
+    """What settling the point on its own charges; the charge is rolled back."""
+    savepoint = transaction.savepoint()
+    try:
+        return settle_point(account, point).amount
+    finally:
+        transaction.savepoint_rollback(savepoint)

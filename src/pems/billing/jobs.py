@@ -9,7 +9,7 @@ from django.db.models import F, Q
 
 from pems.accounts.models import Account
 from pems.billing.policy import apply_policy
-from pems.billing.settlement import SettlementBlocked, settle_account
+from pems.billing.settlement import SettlementBlocked, prefetch, settle_account
 from pems.domain.errors import DomainError
 from pems.inventory.choices import FeeControl
 
@@ -37,9 +37,11 @@ def settle_due(limit: int = 500) -> int:
     stops the others.
     """
     handled = 0
-    for account in accounts_due()[:limit]:
+    accounts = list(accounts_due()[:limit])
+    summaries = prefetch(accounts)  # one grouped query per tariff, not one per point
+    for account in accounts:
         try:
-            settle_account(account)
+            settle_account(account, prefetched=summaries)
         except (SettlementBlocked, DomainError) as blocked:  # e.g. a year the calendar lacks
             log.warning("settlement blocked", extra={"account": account.pk, "reason": str(blocked)})
         apply_policy(account)

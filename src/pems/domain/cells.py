@@ -93,6 +93,8 @@ class _Reading(NamedTuple):
 
 
 _Class = tuple[int, Rate, date]  # (version index, rate, billing cycle start)
+#: Classes of cells by position, shareable by every point priced with the same cuts and tariff.
+ClassCache = dict[int, _Class]
 
 
 def price_cells(
@@ -103,14 +105,16 @@ def price_cells(
     cycle: CycleState | None = None,
     *,
     include_fixed: bool = True,
+    classes: ClassCache | None = None,
 ) -> Charges:
     """Price the usage after ``start`` summarised by ``cells`` (made with ``cuts``).
 
     ``cuts`` must hold every cut point of ``tariff`` after ``start`` up to the
     last cell: ``cut_points(start.at, end, tariff)`` with ``end`` at or after
-    the last reading.
+    the last reading (earlier cuts may be there too). ``classes`` caches cell
+    classes across calls with the same ``cuts`` and ``tariff``.
     """
-    pricer = _CellPricer(start, cuts, tariff, cycle)
+    pricer = _CellPricer(start, cuts, tariff, cycle, {} if classes is None else classes)
     with exact_arithmetic():
         for cell in cells:
             pricer.add_cell(cell)
@@ -126,10 +130,12 @@ class _CellPricer:
         cuts: Sequence[datetime],
         tariff: Tariff,
         cycle: CycleState | None,
+        classes: ClassCache,
     ) -> None:
         self.start, self.cuts, self.tariff = start, cuts, tariff
         self.totals = Accumulator(tariff, cycle)
-        self.classes: dict[int, _Class] = {}
+        self.classes = classes
+        self.first_class: _Class | None = None
         self.pending: _Class | None = None
         self.pending_amount = Decimal(0)
         registers = {rate: q.amount for rate, q in start.registers.items()}
@@ -151,9 +157,12 @@ class _CellPricer:
         return self.totals.charges(self.start.at if end else None, end, include_fixed)
 
     def _class(self, index: int) -> _Class:
+        if not index:  # the cell before the first cut: this start's own
+            if self.first_class is None:
+                self.first_class = classify(self.start.at, self.tariff)
+            return self.first_class
         if (known := self.classes.get(index)) is None:
-            instant = self.cuts[index - 1] if index else self.start.at
-            known = self.classes[index] = classify(instant, self.tariff)
+            known = self.classes[index] = classify(self.cuts[index - 1], self.tariff)
         return known
 
     def _add(self, klass: _Class, amount: Decimal) -> None:
