@@ -235,3 +235,21 @@ def settled_and_undone(account, point):
         return settle_point(account, point).amount
     finally:
         transaction.savepoint_rollback(savepoint)
+
+
+def test_a_tariff_assigned_after_the_prefetch_is_the_one_charged():
+    """A tariff assigned from the cursor's instant, after the prefetch read the old one."""
+    from pems.billing.models import SettlementCursor
+    from pems.billing.settlement import prefetch
+
+    account, point = server_side_tenant("1.00")
+    reading(point, 0, "100.000")
+    settle_point(account, point)  # baseline
+    reading(point, 15, "110.000")
+    summaries = prefetch([account])
+    assert len(summaries.summaries) == 1
+    dearer = create_tariff(account.tenant.site, "Dear", flat_tariff_document("2.00"), "test")
+    assign_tariff(
+        account, dearer, SettlementCursor.objects.get(point=point).settled_until, actor="test"
+    )
+    assert settle_point(account, point, prefetched=summaries).amount == cny("20.00")

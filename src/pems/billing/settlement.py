@@ -88,7 +88,7 @@ class _Summary:
     """One point's readings after ``after``, summarised by a query made for many points."""
 
     after: datetime
-    tariff_id: int
+    assignment: AccountTariff
     cells: list[Cell] | None
     cuts: Sequence[datetime]
     horizon: datetime
@@ -107,11 +107,10 @@ class Prefetch:
 
     summaries: dict[int, _Summary]  # by cursor id
 
-    def of(self, cursor: SettlementCursor, tariff_row: Tariff) -> _Summary | None:
+    def of(self, cursor: SettlementCursor) -> _Summary | None:
+        """The cursor's summary, if the cursor is still where the summary starts."""
         summary = self.summaries.get(cursor.pk)
-        if summary is None or summary.after != cursor.settled_until:
-            return None
-        return summary if summary.tariff_id == tariff_row.pk else None
+        return summary if summary is not None and summary.after == cursor.settled_until else None
 
 
 #: Cut points of a prefetch reach this far past now, for readings a fast meter clock dates ahead.
@@ -142,27 +141,31 @@ def prefetch(accounts: Sequence[Account]) -> Prefetch:
             point_id__in=[c.point_id for c in cursors], energy_total__isnull=False
         )
     }
-    groups: dict[int, tuple[Tariff, dict[SettlementCursor, datetime]]] = {}
+    # By tariff: each due cursor with the assignment it is priced under.
+    groups: dict[int, dict[SettlementCursor, AccountTariff]] = {}
     for cursor in cursors:
         rows = assignments.get(cursor.account_id, [])
         if any(row.effective_from > cursor.settled_until for row in rows):
             continue  # a tariff change ahead
         current = max(rows, key=lambda row: row.effective_from, default=None)
         if current is not None:
-            groups.setdefault(current.tariff_id, (current.tariff, {}))[1][cursor] = (
-                cursor.settled_until
-            )
+            groups.setdefault(current.tariff_id, {})[cursor] = current
     summaries = {}
     horizon = timezone.now() + _PREFETCH_HORIZON
-    for tariff_row, due in groups.values():
-        tariff = priced(tariff_row)
-        cuts = cut_points(min(due.values()), horizon, tariff)
-        cells = points_cells({c.point_id: after for c, after in due.items()}, cuts)
+    for due in groups.values():
+        tariff = priced(next(iter(due.values())).tariff)
+        cuts = cut_points(min(c.settled_until for c in due), horizon, tariff)
+        cells = points_cells({c.point_id: c.settled_until for c in due}, cuts)
         classes: ClassCache = {}
-        for cursor, after in due.items():
-            latest = states.get(cursor.point_id)
+        for cursor, assignment in due.items():
             summaries[cursor.pk] = _Summary(
-                after, tariff_row.pk, cells[cursor.point_id], cuts, horizon, classes, latest
+                cursor.settled_until,
+                assignment,
+                cells[cursor.point_id],
+                cuts,
+                horizon,
+                classes,
+                states.get(cursor.point_id),
             )
     return Prefetch(summaries)
 
@@ -180,11 +183,13 @@ def settle_point(
     if cursor is None:
         _open_cursor(locked, point)
         return None
-    tariff_row = _tariff(locked, cursor)
-    summary = prefetched.of(cursor, tariff_row) if prefetched else None
+    summary = prefetched.of(cursor) if prefetched else None
+    if summary is not None and _assigned_since(locked, summary.assignment):
+        summary = None  # a tariff assigned after the prefetch: the per-point way
+    tariff_row = summary.assignment.tariff if summary is not None else _tariff(locked, cursor)
     try:
         by_cells = (
-            _price_summary(cursor, locked, tariff_row, summary)
+            _price_summary(cursor, tariff_row, summary)
             if summary is not None
             else _price_by_cells(cursor, locked, tariff_row)
         )
@@ -303,9 +308,9 @@ def _post(
         entry = post(
             site_id=site.pk,
             kind=JournalEntry.Kind.SETTLEMENT,
-            lines=[
-                (chart.wallet(account), -amount),
-                (chart.revenue(site, tariff_row.utility), amount),
+            lines=[  # stand-ins: post() finds the rows in the statement that locks them
+                (chart.wallet_ref(account), -amount),
+                (chart.revenue_ref(site, tariff_row.utility), amount),
             ],
             actor=actor,
             account_id=account.pk,
@@ -364,10 +369,10 @@ def _price_by_cells(
 
 
 def _price_summary(
-    cursor: SettlementCursor, account: Account, tariff_row: Tariff, summary: _Summary
+    cursor: SettlementCursor, tariff_row: Tariff, summary: _Summary
 ) -> tuple[Charges, MeterReading] | None:
-    """:func:`_price_by_cells` from a prefetched summary (no query but the switch check)."""
-    if summary.cells is None or _next_switch(account, cursor) is not None:
+    """:func:`_price_by_cells` from a prefetched summary, without a query."""
+    if summary.cells is None:
         raise _NotSummarisable
     latest = summary.latest
     if latest is not None and latest.read_at is not None and latest.read_at <= cursor.settled_until:
@@ -407,6 +412,15 @@ def _price_cells(
     last = cells[-1]
     registers = {rate: Quantity(value, tariff.unit) for rate, value in last.last_registers.items()}
     return charges, MeterReading(last.last_at, Quantity(last.last_total, tariff.unit), registers)
+
+
+def _assigned_since(account: Account, assignment: AccountTariff) -> bool:
+    """Whether another tariff assignment starts at or after ``assignment``'s start."""
+    return (
+        AccountTariff.objects.filter(account=account, effective_from__gte=assignment.effective_from)
+        .exclude(pk=assignment.pk)
+        .exists()
+    )
 
 
 def _next_switch(account: Account, cursor: SettlementCursor) -> datetime | None:
