@@ -253,3 +253,60 @@ def test_a_tariff_assigned_after_the_prefetch_is_the_one_charged():
         account, dearer, SettlementCursor.objects.get(point=point).settled_until, actor="test"
     )
     assert settle_point(account, point, prefetched=summaries).amount == cny("20.00")
+
+
+def test_an_offline_gap_is_split_by_the_meters_own_tou_registers(monkeypatch):
+    """A meter with sharp/peak/flat/valley registers goes quiet for nine hours across TOU
+    boundaries: the database sums its registers per cell and the gap is charged by what the
+    registers say, exactly as pricing every reading does; with and without a prefetch."""
+    from pems.billing import settlement
+    from pems.billing.settlement import prefetch
+    from pems.billing.tariffs import priced
+    from pems.domain.pricing import MeterReading, intervals_from_readings, price
+    from pems.domain.quantities import kwh
+    from pems.domain.tou import Rate
+
+    account, point = server_side_tenant()
+    tariff = create_tariff(account.tenant.site, "TOU", TOU_TIERED, actor="test")
+    assign_tariff(account, tariff, T0 - dt.timedelta(hours=1), actor="test")
+    rates = {"valley": Rate.VALLEY, "flat": Rate.FLAT, "peak": Rate.PEAK}
+    registers = {"valley": Decimal("10.000"), "flat": Decimal("20.000"), "peak": Decimal("5.000")}
+    readings = []
+    # Every 15 minutes for a day, then silent for nine hours, then every 15 minutes again;
+    # the meter books usage to the register of the hour it happened in (Shanghai time).
+    minutes = [*range(0, 24 * 60, 15), *range(33 * 60, 36 * 60, 15)]
+    for n, minute in enumerate(minutes):
+        at = T0 + dt.timedelta(minutes=minute, seconds=n % 4)
+        hour = (at + dt.timedelta(hours=8)).hour
+        rate = "valley" if hour >= 22 or hour < 8 else "flat" if hour < 17 else "peak"
+        if n:
+            step = Decimal("0.125") * (minute - minutes[n - 1]) // 15
+            registers[rate] += step if minute - minutes[n - 1] == 15 else 0
+            if minute - minutes[n - 1] > 15:  # the gap: spread as the meter itself did
+                registers["valley"] += Decimal("2.250")
+                registers["flat"] += Decimal("1.500")
+                registers["peak"] += Decimal("0.750")
+        total = sum(registers.values())
+        fields = {f"energy_{name}": value for name, value in registers.items()}
+        IntervalReading.objects.create(
+            point=point, interval_start=at.replace(second=0), read_at=at, energy_total=total,
+            energy_sharp=Decimal("0.000"), **fields,
+        )  # fmt: skip
+        readings.append(
+            MeterReading(
+                at,
+                kwh(total),
+                {Rate.SHARP: kwh(Decimal(0)), **{rates[k]: kwh(v) for k, v in registers.items()}},
+            )
+        )
+    settle_point(account, point)  # baseline at the first reading
+    expected = price(intervals_from_readings(readings), priced(tariff))
+
+    def one_by_one(*args):
+        raise AssertionError("settled reading by reading")
+
+    monkeypatch.setattr(settlement, "_readings_to_price", one_by_one)
+    assert settled_and_undone(account, point) == expected.total
+    summaries = prefetch([account])
+    done = settle_point(account, point, prefetched=summaries)
+    assert (done.quantity, done.amount) == (expected.energy.amount, expected.total)

@@ -30,6 +30,13 @@ _MICROSECOND = timedelta(microseconds=1)
 _AGGREGATES = ", ".join(
     f"min(energy_{name}), max(energy_{name}), count(energy_{name})" for name in _REGISTERS
 )
+#: PostgreSQL: the register aggregates as one array, NULL for a meter without registers, so
+#: the usual row carries 8 columns instead of 19.
+_REGISTER_ARRAY = (
+    "CASE WHEN "
+    + " + ".join(f"count(energy_{name})" for name in _REGISTERS)
+    + f" > 0 THEN ARRAY[{_AGGREGATES}] END"
+)
 
 
 def point_cells(
@@ -100,9 +107,10 @@ def _grouped(source: str, params: list[object], cuts: Sequence[datetime]) -> lis
             cell = "pems_cell(read_at)"
         else:
             cell = "0"
+        registers = _REGISTER_ARRAY if connection.vendor == "postgresql" else _AGGREGATES
         cursor.execute(
             f"SELECT point_id, {cell} AS cell, min(read_at), max(read_at), "
-            f"min(energy_total), max(energy_total), count(*), {_AGGREGATES} "
+            f"min(energy_total), max(energy_total), count(*), {registers} "
             f"{source} GROUP BY point_id, cell ORDER BY point_id, cell",
             params,
         )
@@ -111,10 +119,12 @@ def _grouped(source: str, params: list[object], cuts: Sequence[datetime]) -> lis
 
 def _cells(rows: Sequence[Sequence[Any]]) -> list[Cell] | None:
     cells = []
-    for position, first_at, last_at, low, high, count, *registers in rows:
+    for position, first_at, last_at, low, high, count, *columns in rows:
+        # PostgreSQL sends the register aggregates as one array (or NULL), SQLite as columns.
+        registers = columns[0] if len(columns) == 1 else columns
         first: dict[Rate, Decimal] = {}
         last: dict[Rate, Decimal] = {}
-        if not any(registers[2::3]):  # no TOU registers: the usual case, made quick
+        if not registers or not any(registers[2::3]):  # no TOU registers: the usual case
             cells.append(
                 Cell(position, _aware(first_at), _energy(low), _aware(last_at), _energy(high))
             )
