@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from django.db import connection, transaction
 
 from pems.domain.cells import Cell
@@ -94,6 +95,8 @@ def _grouped(source: str, params: list[object], cuts: Sequence[datetime]) -> lis
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(f"SET LOCAL work_mem = '{GROUPING_WORK_MEM}'")
+            # JIT compiling this plan took 0.8 s of a 3 s query over 10 M rows and won less.
+            cursor.execute("SET LOCAL jit = off")
         if connection.vendor == "postgresql" and cuts:
             # Cells are (cut, next cut]: count the cuts strictly before each reading, i.e.
             # (timestamps being whole microseconds) the cuts + 1 µs at or before it.
@@ -108,12 +111,18 @@ def _grouped(source: str, params: list[object], cuts: Sequence[datetime]) -> lis
         else:
             cell = "0"
         registers = _REGISTER_ARRAY if connection.vendor == "postgresql" else _AGGREGATES
-        cursor.execute(
+        sql = (
             f"SELECT point_id, {cell} AS cell, min(read_at), max(read_at), "
             f"min(energy_total), max(energy_total), count(*), {registers} "
-            f"{source} GROUP BY point_id, cell ORDER BY point_id, cell",
-            params,
+            f"{source} GROUP BY point_id, cell ORDER BY point_id, cell"
         )
+        if connection.vendor == "postgresql":
+            # Binary results (so a server-bound cursor, not Django's client-side one):
+            # parsing hundreds of thousands of timestamps from text costs seconds.
+            with psycopg.Cursor(connection.connection) as binary:
+                binary.execute(sql, params, binary=True)
+                return binary.fetchall()
+        cursor.execute(sql, params)
         return cursor.fetchall()
 
 
