@@ -310,22 +310,3 @@ def test_an_offline_gap_is_split_by_the_meters_own_tou_registers(monkeypatch):
     summaries = prefetch([account])
     done = settle_point(account, point, prefetched=summaries)
     assert (done.quantity, done.amount) == (expected.energy.amount, expected.total)
-
-
-def test_a_big_backlog_is_summarised_by_a_table_scan_to_the_same_cells():
-    """The planner hint for a backlog of millions changes the plan, never the cells."""
-    from pems.billing.cells_sql import SCAN_BACKLOG, points_cells
-    from pems.billing.tariffs import priced
-    from pems.domain.segments import cut_points
-
-    account, point = server_side_tenant()
-    for minutes in range(0, 24 * 60, 15):
-        reading(point, minutes, str(Decimal("10.000") + Decimal("0.250") * minutes / 15))
-    tariff = create_tariff(account.tenant.site, "TOU", TOU_TIERED, actor="test")
-    after = {point.pk: T0}
-    cuts = cut_points(T0, T0 + dt.timedelta(days=2), priced(tariff))
-    by_index = points_cells(after, cuts, now=T0 + dt.timedelta(days=1))
-    far = T0 + (SCAN_BACKLOG + 1) * dt.timedelta(minutes=15)
-    by_scan = points_cells(after, cuts, now=far)
-    assert by_index == by_scan
-    assert len(by_index[point.pk]) == 4  # flat, peak, valley to midnight, valley after

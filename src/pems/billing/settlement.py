@@ -151,12 +151,11 @@ def prefetch(accounts: Sequence[Account]) -> Prefetch:
         if current is not None:
             groups.setdefault(current.tariff_id, {})[cursor] = current
     summaries = {}
-    now = timezone.now()
-    horizon = now + _PREFETCH_HORIZON
+    horizon = timezone.now() + _PREFETCH_HORIZON
     for due in groups.values():
         tariff = priced(next(iter(due.values())).tariff)
         cuts = cut_points(min(c.settled_until for c in due), horizon, tariff)
-        cells = points_cells({c.point_id: c.settled_until for c in due}, cuts, now)
+        cells = points_cells({c.point_id: c.settled_until for c in due}, cuts)
         classes: ClassCache = {}
         for cursor, assignment in due.items():
             summaries[cursor.pk] = _Summary(
