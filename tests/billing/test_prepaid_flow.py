@@ -160,3 +160,13 @@ def test_an_account_whose_meter_still_holds_credit_is_not_closed():
 def test_every_policy_event_kind_has_a_label():
     """The console shows ``get_kind_display()``: a kind without a choice would show raw."""
     assert set(PrepaidEvent.Kind.values) == {kind.value for kind in EventKind}
+
+
+def test_a_refund_to_zero_trips_the_server_side_meter_once():
+    account, point = server_side_tenant("1.00")
+    actions.sell(account, cny("30.00"), "cash", "cashier", "s1")
+    reading(point, 0, "0.000")
+    actions.refund(account, cny("30.00"), "cash", "manager", "tenant leaves", "r1")
+    actions.refund(account, cny("30.00"), "cash", "manager", "tenant leaves", "r1")  # replay
+    assert balance(account) == cny("0.00")
+    assert Command.objects.filter(point=point, kind="trip", by_policy=True).count() == 1

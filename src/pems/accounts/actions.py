@@ -85,6 +85,33 @@ def _in_site_currency(account: Account, amount: Money) -> None:
 
 
 @transaction.atomic
+def create_tenant(
+    site_id: int,
+    name: str,
+    actor: Any,
+    reason: str,
+    *,
+    mobile: str = "",
+    contact_name: str = "",
+    email: str = "",
+    room_id: int | None = None,
+) -> Tenant:
+    """Add a tenant (validated as the model does) and audit it."""
+    tenant = Tenant(
+        site_id=site_id,
+        name=name,
+        mobile=mobile,
+        contact_name=contact_name,
+        email=email,
+        room_id=room_id,
+    )
+    tenant.full_clean()
+    tenant.save()
+    record(actor, "tenant.create", tenant, snapshot(tenant), reason)
+    return tenant
+
+
+@transaction.atomic
 def open_account(
     tenant: Tenant,
     metering_points: Sequence[MeteringPoint],

@@ -73,6 +73,16 @@ def sell(
 
 
 @transaction.atomic
+def refund(
+    account: Account, amount: Money, channel: str, actor: Any, reason: str, idempotency_key: str
+) -> Posted:
+    """Pay credit back (never more than the balance), then let the policy judge what is left."""
+    posted = ledger_actions.refund(account, amount, channel, actor, reason, idempotency_key)
+    apply_policy(account, actor=actor)
+    return posted
+
+
+@transaction.atomic
 def reverse_sale(sale: JournalEntry, actor: Any, reason: str) -> Posted:
     """Reverse a wrong recharge (冲正), first recalling its credit if still unsent."""
     credit.recall_credit(sale, actor, reason)

@@ -24,7 +24,6 @@ from django.utils.translation import pgettext_lazy
 
 from pems.accounts import actions as accounts
 from pems.accounts.models import Account, Tenant
-from pems.audit.log import record, snapshot
 from pems.billing import actions as billing
 from pems.billing import relays
 from pems.billing.credit import CreditError
@@ -39,7 +38,7 @@ from pems.domain.errors import DomainError
 from pems.domain.money import Money
 from pems.domain.tou import Rate
 from pems.inventory.choices import FeeControl
-from pems.inventory.models import Location, MeteringPoint
+from pems.inventory.models import MeteringPoint
 from pems.ledger.models import JournalEntry
 from pems.ledger.posting import LedgerError
 
@@ -204,24 +203,6 @@ def set_tariff(
     return [push_prices(p, actor, reason, key, at=effective_from) for p in points]
 
 
-@transaction.atomic
-def create_tenant(
-    *,
-    site_id: int,
-    name: str,
-    mobile: str,
-    contact_name: str,
-    room: Location | None,
-    actor: Any,
-    reason: str,
-) -> Tenant:
-    tenant = Tenant(site_id=site_id, name=name, mobile=mobile, contact_name=contact_name, room=room)
-    tenant.full_clean()
-    tenant.save()
-    record(actor, "tenant.create", tenant, snapshot(tenant), reason)
-    return tenant
-
-
 @dataclass(frozen=True)
 class Opened:
     account: Account
@@ -259,14 +240,11 @@ def sell(
     return sale.entry
 
 
-@transaction.atomic
 def refund(
     account: Account, amount: Money, channel: str, actor: Any, reason: str, key: str
 ) -> JournalEntry:
-    """Pay credit back, then let the policy judge the lower balance."""
-    posted = accounts.refund(account, amount, channel, actor, reason, f"console:{key}")
-    apply_policy(account, actor=actor)
-    return posted.entry
+    """Pay credit back; the form's key makes a resubmitted form refund once."""
+    return billing.refund(account, amount, channel, actor, reason, f"console:{key}").entry
 
 
 def replace(

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from pems.access.models import Staff
 from pems.access.roles import Role
-from pems.accounts.actions import open_account
+from pems.accounts.actions import create_tenant, open_account
 from pems.accounts.models import Tenant
 from pems.audit.log import diff, record, snapshot
 from pems.billing.actions import sell
@@ -173,15 +173,14 @@ def seed_demo(site: Site, plan: SitePlan) -> Seeded:
         point = points[planned.meter_number]
         if slot.tariff is None:
             continue
-        tenant = Tenant(
-            site=site,
-            name=f"{_SHOPS[index % len(_SHOPS)]} · {point.room.name if point.room else index}",
+        tenant = create_tenant(
+            site.pk,
+            f"{_SHOPS[index % len(_SHOPS)]} · {point.room.name if point.room else index}",
+            ACTOR,
+            "demo tenant",
             mobile=f"1380013{index:04d}",
-            room=point.room,
+            room_id=point.room_id,
         )
-        tenant.full_clean()
-        tenant.save()
-        record(ACTOR, "create", tenant, diff({}, snapshot(tenant)), "demo tenant")
         account = open_account(
             tenant, [point], ACTOR, reason="demo account", keep_power=slot.keep_power
         )

@@ -2,14 +2,13 @@
 
 from typing import Any
 
-from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
 from ninja.pagination import paginate
 
 from pems.access.roles import Capability
-from pems.accounts.actions import balance, refund
+from pems.accounts.actions import balance
 from pems.accounts.models import Account
 from pems.api.common import Page, allow, caller, get_visible, visible
 from pems.api.errors import refusals
@@ -24,7 +23,7 @@ from pems.api.schemas.sales import (
     ReversalIn,
     ReversalOut,
 )
-from pems.billing.policy import apply_policy
+from pems.billing.actions import refund
 from pems.ledger.models import JournalEntry
 
 router = Router(tags=["refunds"])
@@ -58,12 +57,10 @@ def create_refund(request: HttpRequest, body: RefundIn) -> Any:
     allow(request, Capability.REFUND, account.tenant.site_id)
     money = money_of(body.amount, body.currency, account.tenant.site)
     user = caller(request)
-    with refusals("account"), transaction.atomic():
+    with refusals("account"):
         posted = refund(
             account, money, body.channel, user, body.reason, KEY_PREFIX + body.idempotency_key
         )
-        # Less credit may cross an alarm or the trip threshold: the policy decides now.
-        apply_policy(account, actor=user)
     entry = posted.entry if posted.created else entries(Kind.REFUND).get(pk=posted.entry.pk)
     entry.site = account.tenant.site
     if posted.created:

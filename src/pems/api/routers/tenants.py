@@ -2,19 +2,18 @@
 
 from typing import Annotated, Any
 
-from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import FilterLookup, FilterSchema, Query, Router, Status
 from ninja.pagination import paginate
 
 from pems.access.roles import Capability
+from pems.accounts import actions as accounts
 from pems.accounts.models import Tenant
 from pems.api.common import Page, allow, caller, get_visible, visible
 from pems.api.errors import refusals
 from pems.api.schemas.accounts import TenantIn, TenantOut
 from pems.api.schemas.common import READ_ERRORS, WRITE_ERRORS
-from pems.audit.log import record, snapshot
 from pems.inventory.models import Location, Site
 
 router = Router(tags=["tenants"])
@@ -51,22 +50,14 @@ def create_tenant(request: HttpRequest, body: TenantIn) -> Any:
     if body.room is not None:
         room = get_visible(Location.objects.all(), request, body.room, _("Room"), "room")
     with refusals():
-        tenant = _add_tenant(site, room, body, caller(request))
+        tenant = accounts.create_tenant(
+            site.pk,
+            body.name,
+            caller(request),
+            body.reason,
+            mobile=body.mobile,
+            contact_name=body.contact_name,
+            email=body.email,
+            room_id=room.pk if room is not None else None,
+        )
     return Status(201, tenant)
-
-
-@transaction.atomic
-def _add_tenant(site: Site, room: Location | None, body: TenantIn, actor: Any) -> Tenant:
-    """Validate as the model does, save, and audit in one transaction."""
-    tenant = Tenant(
-        site=site,
-        room=room,
-        name=body.name,
-        contact_name=body.contact_name,
-        mobile=body.mobile,
-        email=body.email,
-    )
-    tenant.full_clean()
-    tenant.save()
-    record(actor, "tenant.create", tenant, snapshot(tenant), body.reason)
-    return tenant

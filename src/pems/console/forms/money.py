@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from pems.access.roles import Capability
+from pems.accounts import actions as accounts
 from pems.accounts.models import Tenant
 from pems.billing.actions import fee_ratio
 from pems.billing.models import Tariff
@@ -88,14 +89,14 @@ class OpenAccountForm(ActionForm):
     def perform(self, actor: Any) -> str:
         data = self.cleaned_data
         reason = data["reason"]
-        tenant = data["tenant"] or operations.create_tenant(
-            site_id=self.site.pk,
-            name=data["new_tenant"].strip(),
+        tenant = data["tenant"] or accounts.create_tenant(
+            self.site.pk,
+            data["new_tenant"].strip(),
+            actor,
+            reason,
             mobile=data["mobile"],
             contact_name=data["contact_name"],
-            room=self.point.room,
-            actor=actor,
-            reason=reason,
+            room_id=self.point.room_id,
         )
         opened = operations.open_account(
             self.point,
