@@ -125,3 +125,10 @@ def test_the_imports_messages_are_in_the_pages_language(manager, plaza_sheet, la
         ) % {"sheet": "Plaza", "site": "Elsewhere"}
     assert expected in message
     assert message in page.replace("&quot;", '"').replace("&#x27;", "'")
+
+
+def test_a_person_with_one_site_finds_it_chosen(manager):
+    client, site = manager
+    page = client.get(reverse("console:import")).content.decode()
+    assert f'<option value="{site.pk}" selected>' in page
+    assert "---------" not in page

@@ -35,6 +35,9 @@ class ImportForm(forms.Form):
         super().__init__(*args, **kwargs)
         allowed = [s.pk for s in visible_sites(user) if can(user, Capability.INVENTORY, s)]
         self.fields["site"].queryset = Site.objects.filter(pk__in=allowed)
+        if len(allowed) == 1:  # nothing to choose: the one site is chosen
+            self.fields["site"].initial = allowed[0]
+            self.fields["site"].empty_label = None
 
     def clean_sheet(self) -> Any:
         sheet = self.cleaned_data["sheet"]
