@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+#: The example files shipped in the package (a source checkout's path).
+EX = "src/pems/examples/tariffs"
+
 ROOT = Path(__file__).parents[2]
 PEMS = Path(sys.executable).parent / "pems"
 
@@ -30,7 +33,7 @@ def refuse_float(text: str) -> Decimal:
 
 
 def test_table_output_for_the_documented_example() -> None:
-    done = run("examples/tariffs/tou.toml", "examples/tariffs/usage-totals.csv")
+    done = run(f"{EX}/tou.toml", f"{EX}/usage-totals.csv")
     assert done.returncode == 0, done.stderr
     for heading in ("Energy", "Per version", "Per rate", "Per tier", "Totals"):
         assert f"\n{heading}\n" in done.stdout
@@ -47,7 +50,7 @@ def test_table_output_for_the_documented_example() -> None:
     ],
 )
 def test_json_output_adds_up_and_has_no_floats(tariff: str, usage: str) -> None:
-    done = run(f"examples/tariffs/{tariff}", f"examples/tariffs/{usage}", "--json")
+    done = run(f"{EX}/{tariff}", f"{EX}/{usage}", "--json")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout, parse_float=refuse_float)
     lines = [Decimal(line["amount"]) for line in data["energy_lines"] + data["fixed_lines"]]
@@ -56,7 +59,11 @@ def test_json_output_adds_up_and_has_no_floats(tariff: str, usage: str) -> None:
 
 
 def test_versioned_example_shows_both_versions() -> None:
-    done = run("examples/tariffs/versioned.toml", "examples/tariffs/usage-intervals.csv", "--json")
+    done = run(
+        f"{EX}/versioned.toml",
+        f"{EX}/usage-intervals.csv",
+        "--json",
+    )
     data = json.loads(done.stdout, parse_float=refuse_float)
     assert [row["key"] for row in data["by_version"]] == ["2025-01", "2025-08-15"]
 
@@ -64,25 +71,28 @@ def test_versioned_example_shows_both_versions() -> None:
 def test_errors_are_reported_without_a_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "x"\ntimezone = "Asia/Shanghai"\n[[versions]]\nid = "a"\n', "utf-8")
-    done = run(str(bad), "examples/tariffs/usage-totals.csv")
+    done = run(str(bad), f"{EX}/usage-totals.csv")
     assert done.returncode != 0
     assert "versions[0].effective_from: required field is missing" in done.stderr
     assert "Traceback" not in done.stderr
     done = run(
-        "examples/tariffs/tou.toml", "examples/tariffs/usage-totals.csv", "--currency", "USD"
+        f"{EX}/tou.toml",
+        f"{EX}/usage-totals.csv",
+        "--currency",
+        "USD",
     )
     assert done.returncode != 0
     assert "priced in CNY, not USD" in done.stderr
-    done = run("examples/tariffs/missing.toml", "examples/tariffs/usage-totals.csv")
+    done = run(f"{EX}/missing.toml", f"{EX}/usage-totals.csv")
     assert done.returncode != 0
-    assert "cannot read examples/tariffs/missing.toml" in done.stderr
+    assert f"cannot read {EX}/missing.toml" in done.stderr
 
 
 def test_cycle_used_continues_the_tiers() -> None:
     # 200 kWh already billed in September: every September kWh is in tier 3.
     done = run(
-        "examples/tariffs/tiered.toml",
-        "examples/tariffs/usage-totals.csv",
+        f"{EX}/tiered.toml",
+        f"{EX}/usage-totals.csv",
         "--json",
         "--cycle-used",
         "200",
@@ -91,7 +101,10 @@ def test_cycle_used_continues_the_tiers() -> None:
     september = {line["tier"] for line in data["energy_lines"] if line["cycle"] == "2025-09-01"}
     assert september == {3}
     done = run(
-        "examples/tariffs/tiered.toml", "examples/tariffs/usage-totals.csv", "--cycle-used", "1.5e"
+        f"{EX}/tiered.toml",
+        f"{EX}/usage-totals.csv",
+        "--cycle-used",
+        "1.5e",
     )
     assert done.returncode != 0
     assert "--cycle-used" in done.stderr

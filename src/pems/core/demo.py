@@ -20,6 +20,7 @@ import secrets
 import tomllib
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -44,7 +45,7 @@ from pems.siteplan import FeeControl, Prices, SitePlan, plaza
 DEMO_SITE = "Demo Plaza 示范广场"
 ACTOR = "pems demo"
 #: The example tariffs (docs/tariffs.md) the demo sells under.
-TARIFF_DIR = Path(__file__).resolve().parents[3] / "examples" / "tariffs"
+TARIFF_DIR = resources.files("pems.examples") / "tariffs"  # package data: any install has it
 TARIFF_FILES = {"flat": "flat.toml", "tou": "tou.toml", "tiered": "tiered.toml"}
 #: Meter-side meters price with the TOU tariff's rates (sharp, peak, flat, valley).
 METER_SIDE_PRICES = Prices(
@@ -201,12 +202,7 @@ def ensure_tariffs(site: Site) -> dict[str, Tariff]:
     """The flat, TOU and tiered example tariffs, created once for the site."""
     tariffs = {}
     for kind, filename in TARIFF_FILES.items():
-        path = TARIFF_DIR / filename
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"{path} is missing: the demo sells under the example tariffs of a source checkout"
-            )
-        document = path.read_text(encoding="utf-8")
+        document = (TARIFF_DIR / filename).read_text(encoding="utf-8")
         name = str(tomllib.loads(document)["name"])
         found = Tariff.objects.filter(site=site, name=name).first()
         tariffs[kind] = found or create_tariff(site, name, document, ACTOR, "demo tariff")
