@@ -91,6 +91,12 @@ def test_serve_answers_pages_and_static_files_itself(scratch_env):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{css[0]}", timeout=5) as response:
             assert response.status == 200
         assert "gunicorn" in server_banner(port)
+        # Its control socket is the instance's own, not one per user two servers would share.
+        control = Path(scratch_env["PEMS_DATA_DIR"]) / "gunicorn.ctl"
+        deadline = time.monotonic() + 10
+        while not control.is_socket() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert control.is_socket()
     finally:
         server.terminate()
         server.wait(timeout=15)

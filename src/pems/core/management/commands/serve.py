@@ -64,5 +64,8 @@ class Command(BaseCommand):
                 "errorlog": "-",
                 "loglevel": settings.LOG_LEVEL.lower(),
                 "graceful_timeout": 5,
+                # One control socket per PEMS instance (gunicornc -s PATH), not the
+                # per-user default two instances on one machine would fight over.
+                "control_socket": str(settings.DATA_DIR / "gunicorn.ctl"),
             }
         ).run()
