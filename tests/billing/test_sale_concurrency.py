@@ -90,3 +90,36 @@ def test_the_same_sale_sent_ten_times_at_once_is_sold_once():
     assert len({sale.entry.pk for sale, _ in results}) == 1
     assert ledger_actions.balance(account) == cny("45.00")
     assert ledger_problems() == []
+
+
+def test_settlement_runs_racing_sales_charge_each_kwh_once():
+    """Three settlement runs (each prefetching, as two `pems settle` loops by mistake
+    would) race eight sales on the same accounts: every kWh is charged once, every
+    sale credited once, and the ledger still proves."""
+    from pems.billing.jobs import settle_due
+    from pems.billing.models import SettlementCursor
+    from pems.metering.models import IntervalReading, PointState
+    from tests.billing.scenarios import T0
+
+    _, accounts = site_with_accounts(2)
+    for account in accounts:
+        point = account.metering_points.get()
+        account.links.update(attached_at=T0 - dt.timedelta(days=1))
+        for i in range(97):  # a day of 15-minute readings, 0.500 kWh each
+            at = T0 + dt.timedelta(minutes=15 * i)
+            IntervalReading.objects.create(
+                point=point, interval_start=at, read_at=at, energy_total=Decimal("0.500") * i
+            )
+        PointState.objects.create(point=point, read_at=at, energy_total=Decimal("48.000"))
+    settle_due()  # the baseline cursors
+    jobs = [settle_due] * 3
+    for n in range(8):
+        account = accounts[n % 2]
+        jobs.append(lambda a=account, n=n: actions.sell(a, cny("10.00"), "cash", "c", f"s{n}"))
+    run_together(jobs)
+    for account in accounts:
+        # 4 sales of 10.00 with a 10 % fee credit 36.00; 48 kWh at 1.00 are charged once.
+        assert ledger_actions.balance(account) == cny("-12.00")
+        cursor = SettlementCursor.objects.get(account=account)
+        assert cursor.last_total == Decimal("48.000")
+    assert ledger_problems() == []
