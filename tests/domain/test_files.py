@@ -15,7 +15,7 @@ from pems.domain.tariff_file import load_tariff
 from pems.domain.tou import Rate
 from pems.domain.usage_file import UsageKind, load_usage
 
-EXAMPLES = Path(__file__).parents[2] / "examples" / "tariffs"
+EXAMPLES = Path(__file__).parents[2] / "src" / "pems" / "examples" / "tariffs"
 
 
 @pytest.mark.parametrize("name", ["flat.toml", "tou.toml", "tiered.toml", "versioned.toml"])

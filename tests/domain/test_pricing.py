@@ -21,7 +21,7 @@ from pems.domain.tiers import CycleState
 from pems.domain.tou import Rate
 from tests.domain.helpers import FOUR_RATES, LONDON, NEW_YORK, SHANGHAI, interval, tariff
 
-EXAMPLES = Path(__file__).parents[2] / "examples" / "tariffs"
+EXAMPLES = Path(__file__).parents[2] / "src" / "pems" / "examples" / "tariffs"
 
 
 def cny(text: str) -> Money:
