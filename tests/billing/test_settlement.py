@@ -310,3 +310,41 @@ def test_an_offline_gap_is_split_by_the_meters_own_tou_registers(monkeypatch):
     summaries = prefetch([account])
     done = settle_point(account, point, prefetched=summaries)
     assert (done.quantity, done.amount) == (expected.energy.amount, expected.total)
+
+
+def test_settling_a_prefetch_in_chunks_charges_what_settling_each_alone_charges():
+    """Three points summarised by one prefetch and settled in one chunk: each account is
+    charged what settling its point alone charges; a point settled by someone else after
+    the prefetch is left alone; a second run charges nothing."""
+    from pems.accounts.actions import balance
+    from pems.billing.settle_many import settle_prefetched
+    from pems.billing.settlement import prefetch
+
+    tenancies = []
+    for step in ["0.211", "0.093", "0.500"]:
+        account, point = server_side_tenant()
+        for i in range(2 * 96 + 1):
+            at = T0 + dt.timedelta(minutes=15 * i, seconds=i % 5)
+            IntervalReading.objects.create(
+                point=point,
+                interval_start=at.replace(second=0),
+                read_at=at,
+                energy_total=Decimal("50.000") + Decimal(step) * i,
+            )
+        settle_point(account, point)  # baseline
+        tenancies.append((account, point))
+    alone = [settled_and_undone(account, point) for account, point in tenancies]
+    summaries = prefetch([account for account, _ in tenancies])
+    late_account, late_point = tenancies[2]
+    settle_point(late_account, late_point)  # another run got there first
+    entries = JournalEntry.objects.filter(kind="settlement").count()
+
+    handled = settle_prefetched(summaries)
+
+    assert handled == {(a.pk, p.pk) for a, p in tenancies[:2]}
+    assert [balance(a) for a, _ in tenancies] == [-alone[0], -alone[1], -alone[2]]
+    assert JournalEntry.objects.filter(kind="settlement").count() == entries + 2
+    again = settle_prefetched(prefetch([account for account, _ in tenancies]))
+    assert again == {(a.pk, p.pk) for a, p in tenancies}  # found, nothing new
+    assert JournalEntry.objects.filter(kind="settlement").count() == entries + 2
+    assert ledger_problems() == []

@@ -12,8 +12,14 @@ from pems.accounts import actions
 from pems.audit.models import AuditEvent
 from pems.ledger import chart
 from pems.ledger.models import JournalEntry, LedgerAccount, Posting
-from pems.ledger.posting import IdempotencyConflict, InsufficientBalance
+from pems.ledger.posting import (
+    IdempotencyConflict,
+    InsufficientBalance,
+    NewEntry,
+    post_many,
+)
 from pems.ledger.verify import ledger_problems
+from tests.factories import SiteFactory
 from tests.ledger.scenarios import cny, consume, open_tenant_account
 
 pytestmark = pytest.mark.django_db
@@ -65,3 +71,67 @@ def test_a_first_sale_opens_its_ledger_accounts_and_reports_the_new_balances():
     again = actions.recharge(account, cny("10.00"), "wechat", "kiosk", "r2")
     assert again.balance == cny("108.00") == actions.balance(account)
     assert ledger_problems() == []
+
+
+def settlement_of(account, amount: str, key: str):
+    site = account.tenant.site
+    return NewEntry(
+        site_id=site.pk,
+        kind=JournalEntry.Kind.SETTLEMENT,
+        lines=[
+            (chart.wallet_ref(account), -cny(amount)),
+            (chart.revenue_ref(site, "electricity"), cny(amount)),
+        ],
+        idempotency_key=key,
+        account_id=account.pk,
+        memo={"point": 1},
+    )
+
+
+def test_post_many_posts_each_entry_and_moves_each_balance_once():
+    site = SiteFactory()
+    first, second = open_tenant_account(site), open_tenant_account(site)
+    entries = post_many(
+        [
+            settlement_of(first, "1.25", "k1"),
+            settlement_of(second, "2.50", "k2"),
+            settlement_of(first, "0.75", "k3"),
+        ],
+        actor="settlement",
+    )
+    assert [e.idempotency_key for e in entries] == ["k1", "k2", "k3"]
+    assert all(e.pk for e in entries)
+    assert actions.balance(first) == cny("-2.00")
+    assert actions.balance(second) == cny("-2.50")
+    revenue = chart.revenue(site, "electricity")
+    assert revenue.balance == Decimal("4.50")
+    assert JournalEntry.objects.get(idempotency_key="k2").postings.count() == 2
+    assert ledger_problems() == []
+
+
+def test_post_many_refuses_the_lot_when_a_key_was_used():
+    account = open_tenant_account()
+    post_many([settlement_of(account, "1.00", "used")], actor="settlement")
+    with pytest.raises(IdempotencyConflict, match="used"), transaction.atomic():
+        post_many(
+            [settlement_of(account, "5.00", "fresh"), settlement_of(account, "1.00", "used")],
+            actor="settlement",
+        )
+    assert actions.balance(account) == cny("-1.00")
+    assert not JournalEntry.objects.filter(idempotency_key="fresh").exists()
+    assert ledger_problems() == []
+
+
+def test_post_many_refuses_an_entry_that_does_not_balance():
+    from pems.domain.errors import DomainError
+
+    account = open_tenant_account()
+    lopsided = NewEntry(
+        site_id=account.tenant.site_id,
+        kind=JournalEntry.Kind.SETTLEMENT,
+        lines=[(chart.wallet_ref(account), -cny("1.00"))],
+        idempotency_key="lopsided",
+    )
+    with pytest.raises(DomainError):
+        post_many([settlement_of(account, "1.00", "ok"), lopsided], actor="settlement")
+    assert not JournalEntry.objects.exists()

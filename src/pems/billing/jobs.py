@@ -9,6 +9,7 @@ from django.db.models import F, Q
 
 from pems.accounts.models import Account
 from pems.billing.policy import apply_policy
+from pems.billing.settle_many import settle_prefetched
 from pems.billing.settlement import SettlementBlocked, prefetch, settle_account
 from pems.domain.errors import DomainError
 from pems.inventory.choices import FeeControl
@@ -39,9 +40,10 @@ def settle_due(limit: int = 500) -> int:
     handled = 0
     accounts = list(accounts_due()[:limit])
     summaries = prefetch(accounts)  # one grouped query per tariff, not one per point
+    in_chunks = settle_prefetched(summaries)  # a chunk of points per transaction
     for account in accounts:
         try:
-            settle_account(account, prefetched=summaries)
+            settle_account(account, prefetched=summaries, handled=in_chunks)
         except (SettlementBlocked, DomainError) as blocked:  # e.g. a year the calendar lacks
             log.warning("settlement blocked", extra={"account": account.pk, "reason": str(blocked)})
         apply_policy(account)

@@ -11,7 +11,7 @@ at that reading until the replacement action rebases the cursor.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -39,7 +39,7 @@ from pems.inventory.choices import FeeControl
 from pems.inventory.models import MeteringPoint
 from pems.ledger import chart
 from pems.ledger.models import JournalEntry
-from pems.ledger.posting import post
+from pems.ledger.posting import NewEntry, post
 from pems.metering.models import IntervalReading, PointState
 
 #: Readings priced per run and point; a long offline gap is settled over several runs.
@@ -48,7 +48,7 @@ RESIDUE_QUANTUM = Decimal(1).scaleb(-RESIDUE_PLACES)
 _REGISTERS = {"sharp": Rate.SHARP, "peak": Rate.PEAK, "flat": Rate.FLAT, "valley": Rate.VALLEY}
 
 
-class _NotSummarisable(Exception):
+class NotSummarisable(Exception):
     """Per-cell summaries cannot price these readings; go reading by reading."""
 
 
@@ -68,9 +68,16 @@ class Settled:
 
 
 def settle_account(
-    account: Account, actor: Any = "settlement", prefetched: Prefetch | None = None
+    account: Account,
+    actor: Any = "settlement",
+    prefetched: Prefetch | None = None,
+    handled: Collection[tuple[int, int]] = (),
 ) -> list[Settled]:
-    """Settle every server-side metering point the account pays for."""
+    """Settle every server-side metering point the account pays for.
+
+    ``handled`` holds (account id, point id) pairs already settled in this run
+    (``settle_many.settle_prefetched``).
+    """
     points = MeteringPoint.objects.filter(
         account_links__account=account,
         account_links__released_at__isnull=True,
@@ -78,13 +85,15 @@ def settle_account(
     )
     results = []
     for point in points:
+        if (account.pk, point.pk) in handled:
+            continue
         if (done := settle_point(account, point, actor, prefetched)) is not None:
             results.append(done)
     return results
 
 
 @dataclass(frozen=True)
-class _Summary:
+class Summary:
     """One point's readings after ``after``, summarised by a query made for many points."""
 
     after: datetime
@@ -105,9 +114,9 @@ class Prefetch:
     what they were, so a stale summary costs a query, never a wrong charge.
     """
 
-    summaries: dict[int, _Summary]  # by cursor id
+    summaries: dict[int, Summary]  # by cursor id
 
-    def of(self, cursor: SettlementCursor) -> _Summary | None:
+    def of(self, cursor: SettlementCursor) -> Summary | None:
         """The cursor's summary, if the cursor is still where the summary starts."""
         summary = self.summaries.get(cursor.pk)
         return summary if summary is not None and summary.after == cursor.settled_until else None
@@ -158,7 +167,7 @@ def prefetch(accounts: Sequence[Account]) -> Prefetch:
         cells = points_cells({c.point_id: c.settled_until for c in due}, cuts)
         classes: ClassCache = {}
         for cursor, assignment in due.items():
-            summaries[cursor.pk] = _Summary(
+            summaries[cursor.pk] = Summary(
                 cursor.settled_until,
                 assignment,
                 cells[cursor.point_id],
@@ -178,7 +187,7 @@ def settle_point(
     prefetched: Prefetch | None = None,
 ) -> Settled | None:
     """Charge the account for the point's readings after its cursor; None if nothing new."""
-    _commit_without_waiting_for_disk()
+    commit_without_waiting_for_disk()
     locked, cursor = _lock(account, point)
     if cursor is None:
         _open_cursor(locked, point)
@@ -189,11 +198,11 @@ def settle_point(
     tariff_row = summary.assignment.tariff if summary is not None else _tariff(locked, cursor)
     try:
         by_cells = (
-            _price_summary(cursor, tariff_row, summary)
+            price_summary(cursor, tariff_row, summary)
             if summary is not None
             else _price_by_cells(cursor, locked, tariff_row)
         )
-    except _NotSummarisable:
+    except NotSummarisable:
         pass  # reading by reading, stopping where a total falls
     else:
         return _post(locked, cursor, tariff_row, *by_cells, actor) if by_cells else None
@@ -227,7 +236,7 @@ def charge_up_to(
     return settled.amount
 
 
-def _commit_without_waiting_for_disk() -> None:
+def commit_without_waiting_for_disk() -> None:
     """PostgreSQL: this transaction's commit does not wait for its WAL flush.
 
     A crash may lose the last fraction of a second of settlements, whole (the
@@ -300,31 +309,58 @@ def _post(
     actor: Any,
 ) -> Settled:
     """Post the charge (with the carried residue) and advance the cursor to ``last``."""
+    new, amount, residue = charge_entry(account, cursor, tariff_row, charges, last)
+    entry = None
+    if new is not None:
+        entry = post(
+            site_id=new.site_id,
+            kind=new.kind,
+            lines=new.lines,
+            actor=actor,
+            account_id=new.account_id,
+            idempotency_key=new.idempotency_key,
+            memo=new.memo,
+        ).entry
+    move(cursor, last, charges.cycle, residue)
+    cursor.save()
+    return Settled(cursor.point_id, entry, charges.energy.amount, amount, last.at)
+
+
+def charge_entry(
+    account: Account,
+    cursor: SettlementCursor,
+    tariff_row: Tariff,
+    charges: Charges,
+    last: MeterReading,
+) -> tuple[NewEntry | None, Money, Decimal]:
+    """The settlement entry for ``charges`` (None below a minor unit), its amount and residue.
+
+    The carried residue goes in first; what rounds away is carried on. The key
+    names the cursor's position, so the same readings are never charged twice.
+    """
     exact = cursor.residue + charges.exact_total
     amount = round_money(exact, charges.currency)
+    if not amount.amount:
+        return None, amount, exact
     site = account.tenant.site
-    entry = None
-    if amount.amount:
-        entry = post(
-            site_id=site.pk,
-            kind=JournalEntry.Kind.SETTLEMENT,
-            lines=[  # stand-ins: post() finds the rows in the statement that locks them
-                (chart.wallet_ref(account), -amount),
-                (chart.revenue_ref(site, tariff_row.utility), amount),
-            ],
-            actor=actor,
-            account_id=account.pk,
-            idempotency_key=f"settle:{cursor.pk}:{cursor.settled_until.isoformat()}",
-            memo={
-                "point": cursor.point_id,
-                "from": cursor.settled_until.isoformat(),
-                "to": last.at.isoformat(),
-                "quantity": str(charges.energy.amount),
-                "tariff": tariff_row.name,
-            },
-        ).entry
-    _advance(cursor, last, charges.cycle, exact - amount.amount)
-    return Settled(cursor.point_id, entry, charges.energy.amount, amount, last.at)
+    entry = NewEntry(
+        site_id=site.pk,
+        kind=JournalEntry.Kind.SETTLEMENT,
+        lines=[  # stand-ins: posting finds the rows in the statement that locks them
+            (chart.wallet_ref(account), -amount),
+            (chart.revenue_ref(site, tariff_row.utility), amount),
+        ],
+        idempotency_key=f"settle:{cursor.pk}:{cursor.settled_until.isoformat()}",
+        account_id=account.pk,
+        memo={
+            "point": cursor.point_id,
+            "from": cursor.settled_until.isoformat(),
+            "to": last.at.isoformat(),
+            "quantity": str(charges.energy.amount),
+            "tariff": tariff_row.name,
+        },
+    )
+    return entry, amount, exact - amount.amount
 
 
 def _price_by_cells(
@@ -332,7 +368,7 @@ def _price_by_cells(
 ) -> tuple[Charges, MeterReading] | None:
     """Price every reading after the cursor from per-cell summaries (pems.domain.cells).
 
-    None when there is nothing new. Raises _NotSummarisable when the summaries
+    None when there is nothing new. Raises NotSummarisable when the summaries
     cannot be trusted (a total falls at a cell edge, registers come and go).
     """
     tariff = priced(tariff_row)
@@ -364,16 +400,16 @@ def _price_by_cells(
     cuts = cut_points(cursor.settled_until, end + timedelta(seconds=1), tariff)
     cells = point_cells(cursor.point_id, cursor.settled_until, until, cuts)
     if cells is None:
-        raise _NotSummarisable
+        raise NotSummarisable
     return _price_cells(cursor, tariff, cells, cuts, latest)
 
 
-def _price_summary(
-    cursor: SettlementCursor, tariff_row: Tariff, summary: _Summary
+def price_summary(
+    cursor: SettlementCursor, tariff_row: Tariff, summary: Summary
 ) -> tuple[Charges, MeterReading] | None:
     """:func:`_price_by_cells` from a prefetched summary, without a query."""
     if summary.cells is None:
-        raise _NotSummarisable
+        raise NotSummarisable
     latest = summary.latest
     if latest is not None and latest.read_at is not None and latest.read_at <= cursor.settled_until:
         latest = None
@@ -382,7 +418,7 @@ def _price_summary(
         + [latest.read_at if latest else cursor.settled_until]
     )
     if newest >= summary.horizon:
-        raise _NotSummarisable  # past the last cut point the prefetch looked up
+        raise NotSummarisable  # past the last cut point the prefetch looked up
     tariff = priced(tariff_row)
     return _price_cells(cursor, tariff, list(summary.cells), summary.cuts, latest, summary.classes)
 
@@ -408,7 +444,7 @@ def _price_cells(
             start, cells, cuts, tariff, _cycle(cursor, tariff.unit), classes=classes
         )
     except UsageError as error:
-        raise _NotSummarisable from error
+        raise NotSummarisable from error
     last = cells[-1]
     registers = {rate: Quantity(value, tariff.unit) for rate, value in last.last_registers.items()}
     return charges, MeterReading(last.last_at, Quantity(last.last_total, tariff.unit), registers)
@@ -501,9 +537,21 @@ def _up_to_backwards_step(history: Sequence[MeterReading]) -> list[MeterReading]
     return kept
 
 
-def _advance(
+#: The cursor columns :func:`move` sets (for a bulk update).
+CURSOR_FIELDS = [
+    "settled_until",
+    "last_total",
+    *(f"last_{name}" for name in _REGISTERS),
+    "cycle_start",
+    "cycle_used",
+    "residue",
+]
+
+
+def move(
     cursor: SettlementCursor, last: MeterReading, cycle: CycleState | None, residue: Decimal
 ) -> None:
+    """Set the cursor to ``last`` (not saved): where the next settlement starts."""
     cursor.settled_until = last.at
     cursor.last_total = last.total.amount
     for name, rate in _REGISTERS.items():
@@ -513,4 +561,3 @@ def _advance(
         cursor.cycle_start, cursor.cycle_used = cycle.start, cycle.used.amount
     # The residue keeps 12 decimals (half-even): far below any minor unit.
     cursor.residue = residue.quantize(RESIDUE_QUANTUM, rounding=ROUND_HALF_EVEN)
-    cursor.save()

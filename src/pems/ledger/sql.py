@@ -77,6 +77,30 @@ def lock_by_key(keys: Sequence[str]) -> dict[str, Row]:
     return {k: Row(p, _BALANCE.from_db_value(b, None, connection)) for k, p, b in rows}
 
 
+def insert_entries(entries: Sequence[JournalEntry]) -> dict[str, int]:
+    """INSERT several keyed entries in one statement; id by idempotency key of those inserted.
+
+    An entry whose key is taken is skipped (``ON CONFLICT DO NOTHING``), so the
+    caller sees which were not inserted by their absence.
+    """
+    meta = JournalEntry._meta
+    columns = [f for f in meta.concrete_fields if not f.primary_key]
+    rows = ", ".join([f"({_marks(len(columns))})"] * len(entries))
+    key = _q(meta.get_field("idempotency_key").column)
+    sql = (
+        f"INSERT INTO {_q(meta.db_table)} ({', '.join(_q(f.column) for f in columns)})"  # noqa: S608
+        f" VALUES {rows} ON CONFLICT ({key}) DO NOTHING RETURNING {_q(meta.pk.column)}, {key}"
+    )
+    params = [
+        f.get_db_prep_save(f.pre_save(entry, add=True), connection)
+        for entry in entries
+        for f in columns
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {str(k): int(pk) for pk, k in cursor.fetchall()}
+
+
 def insert_entry(entry: JournalEntry) -> int | None:
     """INSERT the entry unless its idempotency key is taken; its new id, else None.
 
@@ -116,13 +140,18 @@ def add_to_balances(deltas: dict[int, Decimal]) -> None:
 
 def insert_postings(entry_id: int, lines: Sequence[tuple[int, Decimal]]) -> None:
     """One posting per (ledger account id, amount), in one INSERT."""
+    insert_postings_of([(entry_id, account_id, amount) for account_id, amount in lines])
+
+
+def insert_postings_of(lines: Sequence[tuple[int, int, Decimal]]) -> None:
+    """One posting per (entry id, ledger account id, amount), in one INSERT."""
     meta = Posting._meta
     columns = ", ".join(
         _q(meta.get_field(name).column) for name in ("entry", "ledger_account", "amount")
     )
     rows = ", ".join(["(%s, %s, %s)"] * len(lines))
     params: list[object] = []
-    for account_id, amount in lines:
+    for entry_id, account_id, amount in lines:
         params += [entry_id, account_id, _AMOUNT.get_db_prep_save(amount, connection)]
     sql = f"INSERT INTO {_q(meta.db_table)} ({columns}) VALUES {rows}"  # noqa: S608
     with connection.cursor() as cursor:
