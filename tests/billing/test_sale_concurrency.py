@@ -8,12 +8,9 @@ transactions (PostgreSQL row locks; SQLite IMMEDIATE transactions).
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from pems.accounts import actions as ledger_actions
 from pems.audit.models import AuditEvent
@@ -24,22 +21,9 @@ from pems.ledger.verify import ledger_problems
 from tests.billing.scenarios import flat_tariff_document
 from tests.factories import MeteringPointFactory, SiteFactory, TenantFactory, staff_user
 from tests.ledger.scenarios import cny
+from tests.threads import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def run_together(jobs):
-    barrier = threading.Barrier(len(jobs))
-
-    def run(job):
-        try:
-            barrier.wait()
-            return job()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        return [future.result() for future in [pool.submit(run, job) for job in jobs]]
 
 
 def site_with_accounts(count):

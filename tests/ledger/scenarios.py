@@ -23,16 +23,20 @@ def open_tenant_account(site=None, **thresholds):
     return actions.open_account(tenant, [point], actor="test", **thresholds)
 
 
+def settlement_lines(account, amount: str):
+    """Consumption charged to the wallet, earned by the site (a settlement's two lines)."""
+    return [
+        (chart.wallet_ref(account), -cny(amount)),
+        (chart.revenue_ref(account.tenant.site, "electricity"), cny(amount)),
+    ]
+
+
 def consume(account, amount: str, key: str | None = None):
     """Server-side consumption charged to the wallet (what settlement will post)."""
-    site = account.tenant.site
     return post(
-        site_id=site.pk,
+        site_id=account.tenant.site_id,
         kind=JournalEntry.Kind.SETTLEMENT,
-        lines=[
-            (chart.wallet(account), -cny(amount)),
-            (chart.revenue(site, "electricity"), cny(amount)),
-        ],
+        lines=settlement_lines(account, amount),
         actor="settlement",
         account_id=account.pk,
         idempotency_key=key,

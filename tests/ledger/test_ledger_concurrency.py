@@ -6,33 +6,17 @@ transactions (PostgreSQL row locks; SQLite IMMEDIATE transactions).
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from pems.accounts import actions
 from pems.ledger.models import JournalEntry
 from pems.ledger.verify import ledger_problems
 from tests.ledger.scenarios import cny, consume, open_tenant_account
+from tests.threads import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def run_together(jobs):
-    barrier = threading.Barrier(len(jobs))
-
-    def run(job):
-        try:
-            barrier.wait()
-            return job()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        return [future.result() for future in [pool.submit(run, job) for job in jobs]]
 
 
 def test_fifty_concurrent_recharges_and_settlements_end_exact():

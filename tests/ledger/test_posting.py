@@ -20,7 +20,7 @@ from pems.ledger.posting import (
 )
 from pems.ledger.verify import ledger_problems
 from tests.factories import SiteFactory
-from tests.ledger.scenarios import cny, consume, open_tenant_account
+from tests.ledger.scenarios import cny, consume, open_tenant_account, settlement_lines
 
 pytestmark = pytest.mark.django_db
 
@@ -74,14 +74,10 @@ def test_a_first_sale_opens_its_ledger_accounts_and_reports_the_new_balances():
 
 
 def settlement_of(account, amount: str, key: str):
-    site = account.tenant.site
     return NewEntry(
-        site_id=site.pk,
+        site_id=account.tenant.site_id,
         kind=JournalEntry.Kind.SETTLEMENT,
-        lines=[
-            (chart.wallet_ref(account), -cny(amount)),
-            (chart.revenue_ref(site, "electricity"), cny(amount)),
-        ],
+        lines=settlement_lines(account, amount),
         idempotency_key=key,
         account_id=account.pk,
         memo={"point": 1},

@@ -413,11 +413,10 @@ def price_summary(
     latest = summary.latest
     if latest is not None and latest.read_at is not None and latest.read_at <= cursor.settled_until:
         latest = None
-    newest = max(
-        [c.last_at for c in summary.cells[-1:]]
-        + [latest.read_at if latest else cursor.settled_until]
-    )
-    if newest >= summary.horizon:
+    ends = [cell.last_at for cell in summary.cells[-1:]]
+    if latest is not None and latest.read_at is not None:
+        ends.append(latest.read_at)
+    if ends and max(ends) >= summary.horizon:
         raise NotSummarisable  # past the last cut point the prefetch looked up
     tariff = priced(tariff_row)
     return _price_cells(cursor, tariff, list(summary.cells), summary.cuts, latest, summary.classes)

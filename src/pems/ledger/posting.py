@@ -19,7 +19,7 @@ the locked rows, inside a savepoint that undoes the inserts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -144,13 +144,11 @@ def post_many(entries: Sequence[NewEntry], actor: str) -> list[JournalEntry]:
     if len(entry_ids) != len(rows):
         taken = sorted(r.idempotency_key or "" for r in rows if r.idempotency_key not in entry_ids)
         raise IdempotencyConflict(f"idempotency keys already used: {', '.join(taken[:5])}")
-    deltas: dict[str, Decimal] = {}
     postings = []
     for row, new in zip(rows, entries, strict=True):
         _saved(row, entry_ids[row.idempotency_key or ""])
-        for account, amount in new.lines:
-            postings.append((row.pk, ids[account.key], amount.amount))
-            deltas[account.key] = deltas.get(account.key, Decimal(0)) + amount.amount
+        postings += [(row.pk, ids[account.key], amount.amount) for account, amount in new.lines]
+    deltas = _deltas(line for new in entries for line in new.lines)
     sql.insert_postings_of(postings)
     sql.lock_by_key(sorted(deltas))
     sql.add_to_balances({ids[key]: delta for key, delta in deltas.items()})
@@ -164,9 +162,7 @@ def _post_new(
     floors: dict[str, Decimal],
 ) -> Posted | None:
     """Insert the entry, its postings and audit event, then move the balances; None on replay."""
-    deltas: dict[str, Decimal] = {}
-    for account, amount in lines:
-        deltas[account.key] = deltas.get(account.key, Decimal(0)) + amount.amount
+    deltas = _deltas(lines)
     ids = _resolve({account.key: account for account, _ in lines})
     entry_id = sql.insert_entry(entry)
     if entry_id is None:
@@ -211,6 +207,14 @@ def _resolve(refs: dict[str, LedgerAccount]) -> dict[str, int]:
         for key in sorted(refs.keys() - ids.keys()):
             ids[key] = chart.opened(refs[key]).pk
     return ids
+
+
+def _deltas(lines: Iterable[tuple[LedgerAccount, Money]]) -> dict[str, Decimal]:
+    """How much each ledger account (by key) moves."""
+    deltas: dict[str, Decimal] = {}
+    for account, amount in lines:
+        deltas[account.key] = deltas.get(account.key, Decimal(0)) + amount.amount
+    return deltas
 
 
 def _saved(entry: JournalEntry, pk: int) -> None:
