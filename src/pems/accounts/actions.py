@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from pems.accounts import locking
 from pems.accounts.models import Account, AccountMeteringPoint, Tenant
 from pems.audit.log import diff, record, snapshot
 from pems.domain.fees import split_top_up
@@ -63,11 +64,7 @@ def lock_open(account: Account) -> Account:
     Returns the row as locked, with its tenant and site. Only the account row is
     locked: locking the site's row too would queue every sale of a site.
     """
-    locked = (
-        Account.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("tenant__site")
-        .get(pk=account.pk)
-    )
+    locked = locking.lock_account(account.pk)
     if not locked.is_open:
         raise AccountClosed(_("Account %(account)s is closed.") % {"account": locked.pk})
     return locked
@@ -163,6 +160,11 @@ def recharge(
     )
 
 
+def recharge_key(idempotency_key: str) -> str:
+    """The journal entry key of the recharge a caller names ``idempotency_key``."""
+    return f"recharge:{idempotency_key}"
+
+
 def recharge_locked(
     locked: Account,
     amount: Money,
@@ -187,7 +189,7 @@ def recharge_locked(
         actor=actor,
         reason=reason,
         account_id=locked.pk,
-        idempotency_key=f"recharge:{idempotency_key}",
+        idempotency_key=recharge_key(idempotency_key),
         memo={"channel": channel, "amount": amount.amount, "fee": split.fee.amount},
     )
     after = posted.balances.get(wallet.key)

@@ -17,12 +17,14 @@ from pems.accounts import actions as ledger_actions
 from pems.accounts.models import Account
 from pems.billing import credit, policy
 from pems.billing.models import AccountTariff
-from pems.billing.policy import active_points, apply_policy
+from pems.billing.policy import apply_policy
+from pems.billing.sale_reads import SaleReads, read_for_sale
 from pems.billing.tariffs import parse
 from pems.control.models import Command
+from pems.domain.fees import split_top_up
 from pems.domain.money import Money
 from pems.ledger.models import JournalEntry
-from pems.ledger.posting import Posted
+from pems.ledger.posting import LedgerError, Posted
 
 
 def fee_ratio(account: Account) -> Decimal:
@@ -54,22 +56,55 @@ def sell(
 
     One account lock for the whole sale, and every read before the recharge:
     the site's clearing and fee accounts it locks are shared by all sales
-    there, so they are held only for the writes.
+    there, so they are held only for the final write and the commit.
     """
     locked = ledger_actions.lock_open(account)
-    ratio = fee_ratio(locked)
-    points = active_points(locked)
-    point = credit.meter_side_among(locked, points)
-    inputs = policy.read_inputs(locked, points)
+    reads = read_for_sale(locked, timezone.now(), idempotency_key)
+    point = credit.meter_side_among(locked, reads.points)
+    if point is None and not reads.replay:
+        return _sell_server_side(
+            locked, reads, amount, channel, actor, idempotency_key, reason
+        ), None
     sale = ledger_actions.recharge_locked(
-        locked, amount, channel, actor, idempotency_key, reason, ratio
+        locked, amount, channel, actor, idempotency_key, reason, reads.fee_ratio
     )
     push = None
     if point is not None:
         push = credit.send_credit(locked, point, sale.credited, sale.entry, actor)
-    # After a push the credit has moved on from the wallet: the policy reads it again.
-    policy.act(locked, inputs, None if push else sale.balance, actor=actor)
+    # After a push the credit has moved on from the wallet; a replay left no balance: the
+    # policy reads the wallet again.
+    policy.act(locked, reads.inputs, None if push else sale.balance, actor=actor)
     return sale, push
+
+
+def _sell_server_side(
+    locked: Account,
+    reads: SaleReads,
+    amount: Money,
+    channel: str,
+    actor: Any,
+    idempotency_key: str,
+    reason: str,
+) -> ledger_actions.Recharge:
+    """A new sale without a meter to credit: the policy decides first, then the recharge posts.
+
+    The wallet moves only under the account lock this transaction holds, so the
+    balance the sale will leave is known before posting; deciding first keeps the
+    policy's writes out of the time the site's shared ledger rows are locked.
+    The posted balance is checked against it, and a mismatch undoes everything.
+    """
+    credited = split_top_up(amount, reads.fee_ratio).credited
+    after = Money(reads.wallet, credited.currency) + credited
+    policy.act(locked, reads.inputs, after, actor=actor)
+    sale = ledger_actions.recharge_locked(
+        locked, amount, channel, actor, idempotency_key, reason, reads.fee_ratio
+    )
+    if not sale.created or sale.balance != after:
+        raise LedgerError(
+            f"account {locked.pk}: the wallet moved outside the account lock "
+            f"(expected {after} after sale {idempotency_key!r}, found {sale.balance})"
+        )
+    return sale
 
 
 @transaction.atomic

@@ -20,6 +20,7 @@ from pems.accounts.models import Account
 from pems.billing.models import PrepaidEvent, PrepaidState
 from pems.control import actions as control
 from pems.control.models import Command, CommandKind, CommandStatus
+from pems.core import rows
 from pems.domain.calendar import DayCalendar
 from pems.domain.money import Money
 from pems.domain.policy import (
@@ -36,6 +37,8 @@ from pems.inventory.models import MeteringPoint
 from pems.ledger import chart
 
 _RELAY_KINDS = {CommandKind.TRIP: RelayCommand.TRIP, CommandKind.CLOSE: RelayCommand.CLOSE}
+#: The command kinds that set a relay (what ``relay_of`` looks for).
+RELAY_COMMAND_KINDS = tuple(_RELAY_KINDS)
 #: Orders that hand a person's trip back: power kept on, or prepaid control resumed.
 _RELEASES = [CommandKind.KEEP_POWER_ON, CommandKind.RESUME_PREPAID]
 _IN_FLIGHT = [CommandStatus.PENDING, CommandStatus.SENT]
@@ -132,9 +135,7 @@ def act(
             reason = decision.events[-1].reason
             queued.append(control.enqueue(point, kind, actor=actor, reason=reason, by_policy=True))
         level = decision.alarm
-    PrepaidState.objects.filter(pk=inputs.state.pk).update(
-        alarm=level, balance=balance.amount, decided_at=now
-    )
+    rows.update(PrepaidState, inputs.state.pk, alarm=level, balance=balance.amount, decided_at=now)
     return queued
 
 
@@ -163,16 +164,14 @@ class Relay:
     person_tripped: bool = False
 
 
-def relay_of(point: MeteringPoint) -> Relay:
-    """The relay state as best known, the relay command in flight, and a person's trip.
+#: A point's latest relay command that has not failed, as ``relay_of`` reads it:
+#: (pk, kind, status, completed_at, by_policy).
+LatestRelayCommand = tuple[int, str, str, datetime | None, bool]
 
-    A command confirmed after the last reading is newer knowledge than the
-    reading; unknown state counts as closed (as an installer leaves a meter).
-    """
+
+def relay_of(point: MeteringPoint) -> Relay:
+    """The relay state as best known, the relay command in flight, and a person's trip."""
     state = getattr(point, "state", None)
-    relay = RelayState.CLOSED
-    if state is not None and state.relay_closed is not None:
-        relay = RelayState.CLOSED if state.relay_closed else RelayState.OPEN
     latest = (
         Command.objects.filter(point=point, kind__in=list(_RELAY_KINDS))
         .exclude(status=CommandStatus.FAILED)
@@ -180,6 +179,28 @@ def relay_of(point: MeteringPoint) -> Relay:
         .values_list("pk", "kind", "status", "completed_at", "by_policy")
         .first()
     )
+    return relay_from(
+        point,
+        state.relay_closed if state is not None else None,
+        state.read_at if state is not None else None,
+        latest,
+    )
+
+
+def relay_from(
+    point: MeteringPoint,
+    relay_closed: bool | None,
+    read_at: datetime | None,
+    latest: LatestRelayCommand | None,
+) -> Relay:
+    """:func:`relay_of` from the point's last reading and its latest relay command.
+
+    A command confirmed after the last reading is newer knowledge than the
+    reading; unknown state counts as closed (as an installer leaves a meter).
+    """
+    relay = RelayState.CLOSED
+    if relay_closed is not None:
+        relay = RelayState.CLOSED if relay_closed else RelayState.OPEN
     if latest is None:
         return Relay(relay)
     pk, kind, status, completed_at, by_policy = latest
@@ -187,7 +208,6 @@ def relay_of(point: MeteringPoint) -> Relay:
     person_tripped = command is RelayCommand.TRIP and not by_policy and not _released(point, pk)
     if status in _IN_FLIGHT:
         return Relay(relay, command, person_tripped)
-    read_at = state.read_at if state is not None else None
     if completed_at and (read_at is None or completed_at > read_at):
         relay = command.target
     return Relay(relay, None, person_tripped)

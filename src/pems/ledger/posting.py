@@ -150,8 +150,7 @@ def post_many(entries: Sequence[NewEntry], actor: str) -> list[JournalEntry]:
         postings += [(row.pk, ids[account.key], amount.amount) for account, amount in new.lines]
     deltas = _deltas(line for new in entries for line in new.lines)
     sql.insert_postings_of(postings)
-    sql.lock_by_key(sorted(deltas))
-    sql.add_to_balances({ids[key]: delta for key, delta in deltas.items()})
+    sql.move_balances(deltas)
     return rows
 
 
@@ -162,23 +161,32 @@ def _post_new(
     floors: dict[str, Decimal],
 ) -> Posted | None:
     """Insert the entry, its postings and audit event, then move the balances; None on replay."""
-    deltas = _deltas(lines)
-    ids = _resolve({account.key: account for account, _ in lines})
     entry_id = sql.insert_entry(entry)
     if entry_id is None:
         return None
-    _saved(entry, entry_id)
-    sql.insert_postings(entry_id, [(ids[a.key], amount.amount) for a, amount in lines])
+    _insert_postings(entry_id, lines)
     if entry.actor_id is not None or entry.reason:
         changes = {account.key: str(amount.amount) for account, amount in lines}
         record(actor, f"ledger.{entry.kind}", entry, changes, entry.reason)
-    locked = sql.lock_by_key(sorted(deltas))
+    deltas = _deltas(lines)
+    balances = sql.move_balances(deltas)
     # Judged on the locked rows: no other transaction can move them until commit.
-    if short := _below_floor(locked, deltas, floors):
+    if short := _below_floor(balances, deltas, floors):
         raise InsufficientBalance(short)
-    sql.add_to_balances({ids[key]: delta for key, delta in deltas.items()})
-    return Posted(
-        entry, created=True, balances={k: locked[k].balance + d for k, d in deltas.items()}
+    return Posted(entry, created=True, balances=balances)
+
+
+def _insert_postings(entry_id: int, lines: Sequence[tuple[LedgerAccount, Money]]) -> None:
+    """Post each line to its account by key; an account used for the first time is opened.
+
+    No ledger row is locked yet, so opening one never takes a lock out of key order.
+    """
+    posted = sql.insert_postings_by_key(entry_id, [(a.key, amount.amount) for a, amount in lines])
+    if len(posted) == len(lines):
+        return
+    ids, done = _resolve({account.key: account for account, _ in lines}), set(posted)
+    sql.insert_postings_of(
+        [(entry_id, ids[a.key], amount.amount) for a, amount in lines if ids[a.key] not in done]
     )
 
 
@@ -225,10 +233,11 @@ def _saved(entry: JournalEntry, pk: int) -> None:
 
 
 def _below_floor(
-    locked: dict[str, sql.Row], deltas: dict[str, Decimal], floors: dict[str, Decimal]
+    balances: dict[str, Decimal], deltas: dict[str, Decimal], floors: dict[str, Decimal]
 ) -> str | None:
+    """Why a falling balance (as moved) went below its floor, if one did."""
     for key, floor in floors.items():
-        if key in deltas and deltas[key] < 0 and locked[key].balance + deltas[key] < floor:
+        if key in deltas and deltas[key] < 0 and balances[key] < floor:
             return _("%(account)s would fall below %(floor)s (change %(change)s)") % {
                 "account": key,
                 "floor": floor,

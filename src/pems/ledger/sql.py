@@ -11,25 +11,18 @@ units. Only :mod:`pems.ledger.posting` calls these, inside its transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import NamedTuple
 
 from django.db import connection
 
+from pems.core import rows
 from pems.ledger.models import JournalEntry, LedgerAccount, Posting
 
 _ACCOUNTS = LedgerAccount._meta
 _KEY = _ACCOUNTS.get_field("key")
 _BALANCE = _ACCOUNTS.get_field("balance")
 _AMOUNT = Posting._meta.get_field("amount")
-
-
-class Row(NamedTuple):
-    """A locked ledger account: what posting needs of it."""
-
-    pk: int
-    balance: Decimal
 
 
 def _q(name: str) -> str:
@@ -52,29 +45,41 @@ def ids_by_key(keys: Sequence[str]) -> dict[str, int]:
         return dict(cursor.fetchall())
 
 
-def lock_by_key(keys: Sequence[str]) -> dict[str, Row]:
-    """Lock the rows with these keys in key order (``FOR NO KEY UPDATE``); key → row.
+def move_balances(deltas: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    """Lock the rows with these keys in key order and add each delta; key → new balance.
 
-    NO KEY locks never wait on (or block) the KEY SHARE locks of foreign-key
-    checks. SQLite has no row locks: its IMMEDIATE transactions queue writers.
+    One statement. On PostgreSQL a materialised CTE takes the locks (``FOR NO
+    KEY UPDATE``, which never waits on or blocks the KEY SHARE locks of
+    foreign-key checks) in key order, so concurrent posters cannot deadlock,
+    and ``balance = balance + delta`` applies to the latest committed row.
+    SQLite has no row locks: its IMMEDIATE transactions queue writers.
     """
-    features = connection.features
-    lock = (
-        " FOR NO KEY UPDATE"
-        if features.has_select_for_no_key_update
-        else " FOR UPDATE"
-        if features.has_select_for_update
-        else ""
-    )
-    key, pk, balance = _q(_KEY.column), _q(_ACCOUNTS.pk.column), _q(_BALANCE.column)
-    sql = (
-        f"SELECT {key}, {pk}, {balance} FROM {_q(_ACCOUNTS.db_table)}"  # noqa: S608
-        f" WHERE {key} IN ({_marks(len(keys))}) ORDER BY {key}{lock}"
-    )
+    keys = sorted(deltas)
+    table, key, pk = _q(_ACCOUNTS.db_table), _q(_KEY.column), _q(_ACCOUNTS.pk.column)
+    balance = _q(_BALANCE.column)
+    cases = " ".join(["WHEN %s THEN %s"] * len(keys))
+    params: list[object] = []
+    for name in keys:
+        params += [name, _BALANCE.get_db_prep_save(deltas[name], connection)]
+    add = f"SET {balance} = {balance} + CASE {key} {cases} END"
+    if connection.features.has_select_for_no_key_update:
+        sql = (
+            f"WITH locked AS MATERIALIZED (SELECT {pk} FROM {table}"  # noqa: S608
+            f" WHERE {key} IN ({_marks(len(keys))}) ORDER BY {key} FOR NO KEY UPDATE)"
+            f" UPDATE {table} {add} FROM locked WHERE {table}.{pk} = locked.{pk}"
+            f" RETURNING {table}.{key}, {table}.{balance}"
+        )
+        params = [*keys, *params]
+    else:
+        sql = (
+            f"UPDATE {table} {add} WHERE {key} IN ({_marks(len(keys))})"
+            f" RETURNING {key}, {balance}"
+        )
+        params = [*params, *keys]
     with connection.cursor() as cursor:
-        cursor.execute(sql, list(keys))
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return {k: Row(p, _BALANCE.from_db_value(b, None, connection)) for k, p, b in rows}
+    return {name: _BALANCE.from_db_value(value, None, connection) for name, value in rows}
 
 
 def insert_entries(entries: Sequence[JournalEntry]) -> dict[str, int]:
@@ -108,39 +113,34 @@ def insert_entry(entry: JournalEntry) -> int | None:
     writes nothing, and an insert racing one with the same key waits for that
     transaction to end, then sees its row.
     """
-    meta = JournalEntry._meta
-    columns = [f for f in meta.concrete_fields if not f.primary_key]
-    sql = (
-        f"INSERT INTO {_q(meta.db_table)} ({', '.join(_q(f.column) for f in columns)})"  # noqa: S608
-        f" VALUES ({_marks(len(columns))})"
-        f" ON CONFLICT ({_q(meta.get_field('idempotency_key').column)}) DO NOTHING"
-        f" RETURNING {_q(meta.pk.column)}"
+    return rows.insert(entry, unless_taken="idempotency_key")
+
+
+def insert_postings_by_key(entry_id: int, lines: Sequence[tuple[str, Decimal]]) -> list[int]:
+    """One posting per (ledger-account key, amount) whose account exists, in one INSERT.
+
+    Returns the ledger account ids posted to; a key with no account yet gets no
+    posting, and the caller opens it and posts it by id.
+    """
+    meta = Posting._meta
+    columns = ", ".join(
+        _q(meta.get_field(name).column) for name in ("entry", "ledger_account", "amount")
     )
-    params = [f.get_db_prep_save(f.pre_save(entry, add=True), connection) for f in columns]
+    table, key, pk = _q(_ACCOUNTS.db_table), _q(_KEY.column), _q(_ACCOUNTS.pk.column)
+    account = _q(meta.get_field("ledger_account").column)
+    rows = ", ".join(["(%s, %s)"] * len(lines))
+    params: list[object] = [entry_id]
+    for name, amount in lines:
+        params += [name, _AMOUNT.get_db_prep_save(amount, connection)]
+    # VALUES columns are column1, column2 … in both PostgreSQL and SQLite.
+    sql = (
+        f"INSERT INTO {_q(meta.db_table)} ({columns})"  # noqa: S608
+        f" SELECT %s, {table}.{pk}, line.column2 FROM (VALUES {rows}) AS line"
+        f" JOIN {table} ON {table}.{key} = line.column1 RETURNING {account}"
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        row = cursor.fetchone()
-    return None if row is None else int(row[0])
-
-
-def add_to_balances(deltas: dict[int, Decimal]) -> None:
-    """``balance = balance + delta`` for each ledger account id, in one UPDATE."""
-    pk, balance = _q(_ACCOUNTS.pk.column), _q(_BALANCE.column)
-    cases = " ".join(["WHEN %s THEN %s"] * len(deltas))
-    sql = (
-        f"UPDATE {_q(_ACCOUNTS.db_table)} SET {balance} = {balance} + CASE {pk} {cases} END"  # noqa: S608
-        f" WHERE {pk} IN ({_marks(len(deltas))})"
-    )
-    params: list[object] = []
-    for account_id, delta in deltas.items():
-        params += [account_id, _BALANCE.get_db_prep_save(delta, connection)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *deltas])
-
-
-def insert_postings(entry_id: int, lines: Sequence[tuple[int, Decimal]]) -> None:
-    """One posting per (ledger account id, amount), in one INSERT."""
-    insert_postings_of([(entry_id, account_id, amount) for account_id, amount in lines])
+        return [int(row[0]) for row in cursor.fetchall()]
 
 
 def insert_postings_of(lines: Sequence[tuple[int, int, Decimal]]) -> None:

@@ -11,7 +11,7 @@ from ninja.pagination import paginate
 from pydantic import AwareDatetime
 
 from pems.access.roles import Capability
-from pems.accounts.actions import balance
+from pems.accounts.actions import balance, recharge_key
 from pems.accounts.models import Account
 from pems.api.common import Page, allow, caller, get_visible, visible
 from pems.api.errors import ApiError, refusals
@@ -114,7 +114,7 @@ def reverse(request: HttpRequest, found_in: Any, entry_id: int, what: str, body:
 
 def _earlier_sale(key: str, account: Account, money: Money, channel: str) -> JournalEntry | None:
     """The sale already made under ``key``; 409 if the key was used for something else."""
-    entry = entries(Kind.RECHARGE).filter(idempotency_key=f"recharge:{key}").first()
+    entry = entries(Kind.RECHARGE).filter(idempotency_key=recharge_key(key)).first()
     if entry is None:
         return None
     same = (

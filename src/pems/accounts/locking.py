@@ -1,0 +1,63 @@
+"""The account lock every money action takes first, as one SQL statement.
+
+Every sale, refund and settlement starts here, so the statement is written
+out once (``pems.core.rows``) instead of compiled by the ORM on each call.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from django.db import connection
+from django.db.models import Model
+
+from pems.accounts.models import Account, Tenant
+from pems.core.rows import Selection, column, quote
+from pems.inventory.models import Site
+
+
+def lock_account(pk: int) -> Account:
+    """The account row, locked ``FOR NO KEY UPDATE`` until commit, with its tenant and site.
+
+    Only the account row is locked (``OF``), never the tenant or site rows
+    the statement also reads. SQLite has no row locks: its IMMEDIATE
+    transactions queue writers. Raises ``Account.DoesNotExist``.
+    """
+    sql, account, tenant, site = _query(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise Account.DoesNotExist(f"account {pk} does not exist")
+    split, rest = len(account), len(account) + len(tenant)
+    locked = account.instance(row[:split])
+    owner = tenant.instance(row[split:rest])
+    owner.site = site.instance(row[rest:])  # type: ignore[attr-defined]
+    locked.tenant = owner  # type: ignore[attr-defined]
+    return locked  # type: ignore[return-value]
+
+
+@cache
+def _query(vendor: str) -> tuple[str, Selection, Selection, Selection]:
+    """Built once per backend: quoting, converters and the lock clause are the backend's."""
+    accounts, tenants, sites = (m._meta.db_table for m in (Account, Tenant, Site))
+    account = Selection(Account, accounts)
+    tenant = Selection(Tenant, tenants)
+    site = Selection(Site, sites)
+    has_lock = connection.features.has_select_for_no_key_update
+    lock = f" FOR NO KEY UPDATE OF {quote(accounts)}" if has_lock else ""
+    sql = (
+        f"SELECT {account.sql}, {tenant.sql}, {site.sql} FROM {quote(accounts)}"  # noqa: S608
+        f" JOIN {quote(tenants)} ON {_key(Tenant, tenants)} = {_ref(Account, 'tenant', accounts)}"
+        f" JOIN {quote(sites)} ON {_key(Site, sites)} = {_ref(Tenant, 'site', tenants)}"
+        f" WHERE {_key(Account, accounts)} = %s{lock}"
+    )
+    return sql, account, tenant, site
+
+
+def _key(model: type[Model], alias: str) -> str:
+    return column(model._meta.pk, alias)  # type: ignore[arg-type]
+
+
+def _ref(model: type[Model], name: str, alias: str) -> str:
+    return column(model._meta.get_field(name), alias)  # type: ignore[arg-type]

@@ -1,0 +1,178 @@
+"""What a sale reads once it holds the account row, in one SQL statement.
+
+``sell`` runs on every cashier sale, portal payment and API call. Through the
+ORM these reads were four statements (tariff, points, alarm state, relay
+commands) whose compilation cost more CPU than the database spent answering
+them (docs/benchmarks.md, "Cashier sale"). They return exactly what
+``fee_ratio``, ``active_points`` and ``policy.read_inputs`` return — a test
+holds the two paths together — so a sale decides on the same inputs either way.
+
+Read *after* ``lock_open``: the alarm state changes only under the account
+lock, so a statement that starts once the lock is held sees its latest value
+(the lock statement itself could not: its snapshot predates the wait).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from django.db import connection
+from django.db.models import Model
+
+from pems.accounts.actions import recharge_key
+from pems.accounts.models import Account, AccountMeteringPoint
+from pems.billing.models import AccountTariff, PrepaidState, Tariff
+from pems.billing.policy import RELAY_COMMAND_KINDS, Inputs, relay_from
+from pems.billing.tariffs import parse
+from pems.control.models import Command, CommandStatus
+from pems.core.rows import Converter, Selection, column, converter, quote
+from pems.inventory.choices import FeeControl
+from pems.inventory.models import MeteringPoint
+from pems.ledger import chart
+from pems.ledger.models import JournalEntry, LedgerAccount
+from pems.metering.models import PointState
+
+
+@dataclass(frozen=True)
+class SaleReads:
+    """The service-fee ratio in force, the points paid for, and the policy's inputs.
+
+    Also the wallet's balance now (0 before its first posting) and whether a
+    recharge with the sale's key exists already (the sale is a replay).
+    """
+
+    fee_ratio: Decimal
+    points: list[MeteringPoint]
+    inputs: Inputs
+    wallet: Decimal
+    replay: bool
+
+
+def read_for_sale(locked: Account, now: datetime, idempotency_key: str = "") -> SaleReads:
+    """Everything ``sell`` reads, for a caller holding the account row.
+
+    ``idempotency_key`` is the sale's own (``recharge_key`` makes the entry's).
+    """
+    query = _query(connection.vendor)
+    moment = connection.ops.adapt_datetimefield_value(now)
+    wallet_key, entry_key = chart.wallet_ref(locked).key, recharge_key(idempotency_key)
+    with connection.cursor() as cursor:
+        cursor.execute(query.sql, [wallet_key, entry_key, locked.pk, locked.pk, moment, locked.pk])
+        rows = cursor.fetchall()
+    (wallet, replay), state_row, tariff, _, _, _ = query.split(rows[0])
+    if state_row[0] is None:  # the account's first decision
+        state, _created = PrepaidState.objects.get_or_create(account=locked)
+    else:
+        state = query.state.instance(state_row)
+    ratio = Decimal(0)
+    if tariff[0] is not None:
+        document, name = tariff
+        ratio = parse(document, locked.tenant.site, source=name).version_at(now).service_fee_ratio
+    points, relays = [], []
+    for row in rows:
+        *_, point_row, relay_row, command_row = query.split(row)
+        if point_row[0] is None:  # no active point: the one row carries the account's columns
+            continue
+        point = query.point.instance(point_row)
+        points.append(point)
+        if point.fee_control == FeeControl.SERVER_SIDE:
+            relay_closed, read_at = query.relay.values(relay_row)
+            latest = None if command_row[0] is None else tuple(query.command.values(command_row))
+            relays.append((point, relay_from(point, relay_closed, read_at, latest)))  # type: ignore[arg-type]
+    balance = Decimal(0) if wallet is None else query.balance(wallet)
+    return SaleReads(ratio, points, Inputs(state, relays), balance, replay is not None)
+
+
+@dataclass(frozen=True)
+class _Query:
+    """The statement and how its columns split.
+
+    (wallet balance, replayed entry), alarm state, tariff, point, relay, command.
+    """
+
+    sql: str
+    balance: Converter
+    state: Selection
+    point: Selection
+    relay: Selection
+    command: Selection
+
+    def split(self, row: Sequence[Any]) -> list[Sequence[Any]]:
+        parts, start = [], 0
+        widths = (2, len(self.state), 2, len(self.point), len(self.relay), len(self.command))
+        for width in widths:
+            parts.append(row[start : start + width])
+            start += width
+        return parts
+
+
+def _col(model: type[Model], name: str, alias: str | None = None) -> str:
+    field = model._meta.get_field(name)
+    return column(field, alias) if alias else quote(field.column)  # type: ignore[arg-type]
+
+
+def _table(model: type[Model], alias: str) -> str:
+    return f"{quote(model._meta.db_table)} AS {quote(alias)}"
+
+
+@cache
+def _query(vendor: str) -> _Query:
+    """Built once per backend: quoting and converters are the backend's.
+
+    One row per active point (by id), or one row of NULL point columns when
+    there is none; the account's columns repeat on every row. Relay kinds and
+    the failed status are choice values, not input.
+    """
+    state = Selection(PrepaidState, "state")
+    point = Selection(MeteringPoint, "point")
+    relay = Selection(PointState, "relay", ["relay_closed", "read_at"])
+    command = Selection(Command, "command", ["id", "kind", "status", "completed_at", "by_policy"])
+    starts = _col(AccountTariff, "effective_from")
+    in_force = (  # the latest tariff assignment that has begun
+        f"SELECT {_col(AccountTariff, 'tariff')} FROM {quote(AccountTariff._meta.db_table)}"  # noqa: S608
+        f" WHERE {_col(AccountTariff, 'account')} = %s AND {starts} <= %s"
+        f" ORDER BY {starts} DESC LIMIT 1"
+    )
+    point_id = _col(MeteringPoint, "id", "point")
+    kinds = ", ".join(f"'{kind}'" for kind in RELAY_COMMAND_KINDS)
+    latest = (  # the point's latest relay command that has not failed
+        f"SELECT {_col(Command, 'id')} FROM {quote(Command._meta.db_table)}"  # noqa: S608
+        f" WHERE {_col(Command, 'point')} = {point_id} AND {_col(Command, 'kind')} IN ({kinds})"
+        f" AND {_col(Command, 'status')} <> '{CommandStatus.FAILED.value}'"
+        f" ORDER BY {_col(Command, 'id')} DESC LIMIT 1"
+    )
+    points = (  # the active points, each with its relay reading and latest relay command
+        f"{_table(MeteringPoint, 'point')}"
+        f" JOIN {_table(AccountMeteringPoint, 'link')}"
+        f" ON {_col(AccountMeteringPoint, 'metering_point', 'link')} = {point_id}"
+        f" AND {_col(AccountMeteringPoint, 'account', 'link')} = %s"
+        f" AND {_col(AccountMeteringPoint, 'released_at', 'link')} IS NULL"
+        f" LEFT JOIN {_table(PointState, 'relay')}"
+        f" ON {_col(PointState, 'point', 'relay')} = {point_id}"
+        f" LEFT JOIN {_table(Command, 'command')} ON {_col(Command, 'id', 'command')} = ({latest})"
+    )
+    tariff = f"{_col(Tariff, 'document', 'tariff')}, {_col(Tariff, 'name', 'tariff')}"
+    balance = LedgerAccount._meta.get_field("balance")
+    wallet = (
+        f"SELECT {_col(LedgerAccount, 'balance')} FROM {quote(LedgerAccount._meta.db_table)}"  # noqa: S608
+        f" WHERE {_col(LedgerAccount, 'key')} = %s"
+    )
+    replay = (
+        f"SELECT {_col(JournalEntry, 'id')} FROM {quote(JournalEntry._meta.db_table)}"  # noqa: S608
+        f" WHERE {_col(JournalEntry, 'idempotency_key')} = %s"
+    )
+    sql = (
+        f"SELECT ({wallet}), ({replay}), {state.sql}, {tariff}, {point.sql}, {relay.sql},"  # noqa: S608
+        f" {command.sql} FROM (SELECT 1 AS one) AS one"
+        f" LEFT JOIN {_table(PrepaidState, 'state')}"
+        f" ON {_col(PrepaidState, 'account', 'state')} = %s"
+        f" LEFT JOIN {_table(Tariff, 'tariff')} ON {_col(Tariff, 'id', 'tariff')} = ({in_force})"
+        f" LEFT JOIN ({points}) ON 1 = 1"
+        f" ORDER BY {point_id}"
+    )
+    return _Query(sql, converter(balance), state, point, relay, command)

@@ -1,0 +1,122 @@
+"""Rows of hand-written SQL read back as the ORM would read them.
+
+Hot paths (a cashier's sale) write a few fixed-shape reads in SQL because the
+ORM spends more time compiling them than the database spends answering
+(docs/benchmarks.md). These helpers keep the values honest: each column goes
+through the backend's and the field's own converters (SQLite's text
+datetimes, integer booleans, fixed-point integers back to Decimal), and
+model instances are built with ``Model.from_db``, the ORM's own constructor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Any, TypeVar
+
+from django.db import connection, models
+
+M = TypeVar("M", bound=models.Model)
+Converter = Callable[[Any], Any]
+
+
+def quote(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def column(field: models.Field, alias: str) -> str:  # type: ignore[type-arg]
+    """``alias."column"`` of ``field``."""
+    return f"{quote(alias)}.{quote(field.column)}"
+
+
+def converter(field: models.Field) -> Converter:  # type: ignore[type-arg]
+    """The function the ORM applies to a database value of ``field``."""
+    expression = field.get_col(field.model._meta.db_table)
+    steps = connection.ops.get_db_converters(expression) + field.get_db_converters(connection)
+
+    def convert(value: Any) -> Any:
+        for step in steps:
+            value = step(value, expression, connection)
+        return value
+
+    return convert
+
+
+class Selection:
+    """Fields of a model (all, or ``names`` in that order) as a SELECT list under an alias."""
+
+    def __init__(
+        self,
+        model: type[models.Model],
+        alias: str,
+        names: Sequence[str] | None = None,
+    ) -> None:
+        meta = model._meta
+        self.model = model
+        self.fields = (
+            list(meta.concrete_fields) if names is None else [meta.get_field(n) for n in names]
+        )
+        self.sql = ", ".join(column(f, alias) for f in self.fields)
+        self._convert = [converter(f) for f in self.fields]
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def values(self, raw: Sequence[Any]) -> list[Any]:
+        return [convert(value) for convert, value in zip(self._convert, raw, strict=True)]
+
+    def instance(self, raw: Sequence[Any]) -> models.Model:
+        """A model instance from these columns (fields not selected load on first use)."""
+        return self.model.from_db(
+            connection.alias, [f.attname for f in self.fields], self.values(raw)
+        )
+
+
+def insert(instance: models.Model, unless_taken: str | None = None) -> int | None:
+    """INSERT an unsaved instance as ``save()`` would, and mark it saved; its new id.
+
+    ``unless_taken`` names a unique field: if its value is taken the row is not
+    inserted (``ON CONFLICT DO NOTHING``) and None is returned. Model ``save()``
+    overrides and signals do not run, so use it only for models that have none
+    that matter here (append-only rows).
+    """
+    sql, fields = _insert_sql(type(instance), unless_taken, connection.vendor)
+    params = [f.get_db_prep_save(f.pre_save(instance, add=True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    instance.pk = int(row[0])
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    return instance.pk
+
+
+@cache
+def _insert_sql(
+    model: type[models.Model], unless_taken: str | None, vendor: str
+) -> tuple[str, list[models.Field]]:  # type: ignore[type-arg]
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    conflict = (
+        f" ON CONFLICT ({quote(meta.get_field(unless_taken).column)}) DO NOTHING"
+        if unless_taken
+        else ""
+    )
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"  # noqa: S608
+        f" VALUES ({', '.join(['%s'] * len(fields))}){conflict} RETURNING {quote(meta.pk.column)}"
+    )
+    return sql, fields
+
+
+def update(model: type[models.Model], pk: int, **values: Any) -> None:
+    """``UPDATE … SET field = value … WHERE pk = pk``, each value prepared by its field."""
+    meta = model._meta
+    fields = [meta.get_field(name) for name in values]
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)  # type: ignore[union-attr]
+    params = [f.get_db_prep_save(values[f.name], connection) for f in fields]  # type: ignore[union-attr]
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, pk])
