@@ -60,9 +60,11 @@ def test_a_register_wrapping_round_is_a_rollover_not_a_loss() -> None:
     assert derive_events(None, low, timedelta(0)) == []
 
 
-def _state(count: int | None = 4, relay: bool | None = True) -> MeterState:
+def _state(
+    count: int | None = 4, relay: bool | None = True, credit: Decimal | None = Decimal(1)
+) -> MeterState:
     return MeterState(
-        "DTSY1352-NK", 5, "kWh", Energy(Decimal(1)), Decimal(1), count, relay,
+        "DTSY1352-NK", 5, "kWh", Energy(Decimal(1)), credit, count, relay,
         None, False, False, False, False, (), None, None, None,
     )  # fmt: skip
 
@@ -70,6 +72,12 @@ def _state(count: int | None = 4, relay: bool | None = True) -> MeterState:
 def _task(kind: str, count: int | None = None) -> CommandTask:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     return CommandTask(1, "id", 1, 1, kind, {}, count, "sent", 1, now)
+
+
+def _clear(credit: str | None, *, relay: bool, verdict: Verdict) -> tuple[object, ...]:
+    """A credit clear is applied when the meter shows 0 with its relay open."""
+    state = _state(relay=relay, credit=None if credit is None else Decimal(credit))
+    return ("clear_credit", None, state, None, verdict)
 
 
 @pytest.mark.parametrize(
@@ -88,6 +96,11 @@ def _task(kind: str, count: int | None = None) -> CommandTask:
         ("close", None, _state(relay=True), None, Verdict.APPLIED),
         ("close", None, _state(relay=False), None, Verdict.NOT_APPLIED),
         ("resume_prepaid", None, _state(), ForcedMode.KEEP_POWER, Verdict.NOT_APPLIED),
+        _clear("0.00", relay=False, verdict=Verdict.APPLIED),
+        _clear("0.01", relay=False, verdict=Verdict.NOT_APPLIED),
+        _clear("-3.00", relay=False, verdict=Verdict.NOT_APPLIED),
+        _clear("0.00", relay=True, verdict=Verdict.NOT_APPLIED),
+        _clear(None, relay=False, verdict=Verdict.NOT_APPLIED),
     ],
 )
 def test_read_back_verdicts(

@@ -303,7 +303,9 @@ def test_replace_a_meter_side_meter_carries_the_credit(login, plaza):
     assert AuditEvent.objects.filter(action="meter.replace", reason="display broken").exists()
 
 
-@pytest.mark.parametrize("name", ["sell", "refund", "close-account", "thresholds", "tariff"])
+@pytest.mark.parametrize(
+    "name", ["sell", "refund", "recall-credit", "close-account", "thresholds", "tariff"]
+)
 def test_actions_on_another_sites_room_are_404(login, plaza, name):
     client = login("manager")
     response = client.post(
@@ -372,3 +374,97 @@ def test_a_credit_push_is_not_cancelled_from_the_room_page(login, plaza):
     push = Command.objects.get(kind=CommandKind.PUSH_CREDIT)
     url = reverse("console:cancel-command", args=[plaza.meter_side.pk, push.pk])
     assert login("manager").get(url).status_code == 404
+
+
+def meter_side_holding(plaza, amount: str = "50.00"):
+    """The meter-side room's account after a sale its meter has confirmed."""
+    from tests.console.conftest import sell
+
+    account = Account.objects.get(links__metering_point=plaza.meter_side)
+    sell(account, amount, "meter-side-sale")
+    Command.objects.filter(kind=CommandKind.PUSH_CREDIT).update(status="confirmed")
+    return account
+
+
+def test_recall_meter_credit_from_the_room_page_then_close(login, plaza):
+    from pems.billing import recall
+
+    account = meter_side_holding(plaza)  # 49.00 on the meter after the 2 % fee
+    client = login("manager")
+    room = reverse("console:point", args=[plaza.meter_side.pk])
+    assert 'id="action-recall-credit"' in client.get(room).content.decode()
+    url = reverse("console:recall-credit", args=[plaza.meter_side.pk])
+    key = start(client, url)
+    summary = dict(preview(client, url, key=key).context["summary"])
+    assert str(summary["Credit PEMS sent that the meter holds"]) == "49.00 CNY"
+    assert str(summary["Remaining credit the meter last reported"]) == "80.00 CNY"
+    assert not Command.objects.filter(kind=CommandKind.CLEAR_CREDIT).exists()  # not yet
+
+    assert confirm(client, url, key=key, reason="lease ended").status_code == 302
+    assert confirm(client, url, key=key, reason="lease ended").status_code == 302  # twice: once
+    (clear,) = Command.objects.filter(kind=CommandKind.CLEAR_CREDIT)
+    assert Command.objects.filter(kind=CommandKind.TRIP, point=plaza.meter_side).count() == 1
+    page = client.get(room).content.decode()
+    assert 'data-state="pending"' in page
+    assert 'id="action-recall-credit"' not in page  # one recall at a time
+
+    # What the collector does once the meter shows 0 (tests/collector/test_recall.py).
+    outcome = recall.credit_cleared(recall.lock_recalling(clear), clear, Decimal("30.00"))
+    answer = {"credit_before_clear": "30.00", "remaining_credit": "0.00", **outcome}
+    Command.objects.filter(pk=clear.pk).update(status="confirmed", answer=answer)
+    page = client.get(room).content.decode()
+    assert "confirmed: 30.00 CNY back in the prepaid balance" in page
+    assert recall.latest_recall(plaza.meter_side, account).returned == Decimal("30.00")
+
+    url = reverse("console:close-account", args=[plaza.meter_side.pk])
+    key = start(client, url)
+    check = preview(client, url, key=key, channel="cash")
+    assert "refund 30.00 CNY" in str(dict(check.context["summary"])["Final settlement"])
+    assert confirm(client, url, key=key, channel="cash", reason="lease ended").status_code == 302
+    account.refresh_from_db()
+    assert account.status == "closed"
+    assert ledger_problems() == []
+
+
+def test_recall_is_refused_with_the_reason_and_changes_nothing(login, plaza):
+    meter_side_holding(plaza)
+    from pems.billing.actions import sell as billing_sell
+    from pems.domain.money import Money
+
+    account = Account.objects.get(links__metering_point=plaza.meter_side)
+    billing_sell(account, Money.of("10.00", "CNY"), "cash", "setup", "in-flight")  # not sent yet
+    client = login("manager")
+    url = reverse("console:recall-credit", args=[plaza.meter_side.pk])
+    key = start(client, url)
+    preview(client, url, key=key)
+    refused = confirm(client, url, key=key, reason="lease ended")
+    assert refused.status_code == 200
+    assert "still on its way" in str(refused.context["form"].non_field_errors())
+    assert not Command.objects.filter(kind=CommandKind.CLEAR_CREDIT).exists()
+    assert not Command.objects.filter(kind=CommandKind.TRIP).exists()
+
+
+def test_recall_needs_the_close_account_right_and_a_meter_side_room(login, plaza):
+    meter_side_holding(plaza)
+    url = reverse("console:recall-credit", args=[plaza.meter_side.pk])
+    assert login("cashier").get(url).status_code == 403
+    assert login("operator").get(url).status_code == 403
+    server_side = login("manager").get(reverse("console:recall-credit", args=[plaza.opened.pk]))
+    assert server_side.status_code == 409
+    assert "Only a meter-side meter" in server_side.content.decode()
+    assert not Command.objects.filter(kind=CommandKind.CLEAR_CREDIT).exists()
+
+
+def test_a_failed_recall_shows_its_reason_and_may_be_asked_again(login, plaza):
+    from pems.billing import recall
+
+    account = meter_side_holding(plaza)
+    clear = recall.recall_meter_credit(account, plaza.meter_side, "setup", "moving out")
+    Command.objects.filter(pk=clear.pk).update(
+        status="failed", failure_reason="relay not open: trip it before clearing"
+    )
+    page = login("manager").get(reverse("console:point", args=[plaza.meter_side.pk]))
+    html = page.content.decode()
+    assert 'data-state="failed"' in html
+    assert "failed: relay not open: trip it before clearing" in html
+    assert 'id="action-recall-credit"' in html

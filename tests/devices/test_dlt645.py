@@ -16,8 +16,10 @@ from pems.devices.dlt645 import (
     Frame,
     Recharge,
     RelayAction,
+    clear_credit_request,
     decode_frame,
     encode_frame,
+    parse_clear_credit,
     parse_recharge,
     raise_for_error,
     read_request,
@@ -28,6 +30,7 @@ from pems.devices.dlt645 import (
     time_sync_request,
 )
 from pems.devices.dlt645_items import (
+    CLEAR_CREDIT,
     ITEMS,
     ITEMS_BY_DI,
     bcd_decode,
@@ -169,6 +172,31 @@ def test_relay_trip_request_layout() -> None:
     assert frame.data == bytes.fromhex("02123456010203041A00003008241126")
     raw = encode_frame(frame)
     assert raw[14:30] == bytes((b + 0x33) % 256 for b in frame.data)
+
+
+def test_credit_clear_request_is_the_identifier_tables_0x1a() -> None:
+    frame = clear_credit_request(
+        METER, password=bytes.fromhex("02123456"), operator=bytes.fromhex("01020304")
+    )
+    assert CLEAR_CREDIT is not None
+    assert (frame.control, CLEAR_CREDIT.data) == (0x1A, ("password", "operator"))
+    assert frame.data == bytes.fromhex("0212345601020304")
+    assert parse_clear_credit(decode_frame(encode_frame(frame))) == {
+        "password": bytes.fromhex("02123456"),
+        "operator": bytes.fromhex("01020304"),
+    }
+
+
+def test_a_bad_credit_clear_table_is_refused_with_every_problem(tmp_path) -> None:
+    from pems.devices.dlt645_items import _load
+    from pems.devices.errors import MapError
+
+    bad = tmp_path / "ids.toml"
+    bad.write_text('[clear_credit]\ncontrol = 0x9A\ndata = ["password", "pin"]\n')
+    with pytest.raises(MapError) as caught:
+        _load(bad)
+    assert "clear_credit.control: expected a control code 0x01..0x1F, got 154" in str(caught.value)
+    assert "clear_credit.data: expected a list of password, operator" in str(caught.value)
 
 
 def test_broadcast_time_sync_layout() -> None:

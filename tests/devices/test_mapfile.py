@@ -150,6 +150,42 @@ def test_bad_maps_are_refused_with_a_clear_message(path: str, value: Any, messag
     assert message in str(caught.value)
 
 
+def test_the_credit_clear_is_data_in_the_fee_control_blocks() -> None:
+    for model in ("DTSY1352-NK", "DDSY1352-NK", "ADF300"):
+        regmap = MODBUS_MAPS[model]
+        assert regmap.clear_credit == {"fc_remaining": 0}
+        for name in ("fee_control", "fee_control_3p"):
+            if name in regmap.blocks:
+                assert regmap.block(name).field("fc_remaining").writable
+    assert MODBUS_MAPS["DTSY1352-NK"].block("fee_control").field("fc_remaining").address == 0x0414
+    assert MODBUS_MAPS["WATER-VALVE"].clear_credit == {}
+
+
+@pytest.mark.parametrize(
+    ("fee_fields", "clear", "message"),
+    [
+        ([], {"x": 0}, "a credit clear needs a block named 'fee_control'"),
+        ([{"name": "left", "address": 20, "type": "i32"}], {"left": 0}, "not a writable field"),
+        ([{"name": "left", "address": 20, "type": "i32", "writable": True}], {"gone": 0},
+         "clear_credit.gone: not a writable field of block fee_control"),
+        ([{"name": "left", "address": 20, "type": "i32", "writable": True}], {"left": "0"},
+         "clear_credit.left: expected an integer"),
+    ],
+)  # fmt: skip
+def test_a_bad_credit_clear_is_refused(
+    fee_fields: list[dict[str, Any]], clear: dict[str, Any], message: str
+) -> None:
+    data = good_map()
+    if fee_fields:
+        data["blocks"].append(
+            {"name": "fee_control", "start": 20, "count": 2, "fields": fee_fields}
+        )
+    data["clear_credit"] = clear
+    with pytest.raises(MapError) as caught:
+        parse_map(data, "bad.toml")
+    assert message in str(caught.value)
+
+
 def test_all_problems_are_reported_at_once() -> None:
     data = mutate("blocks.0.fields.0.type", "float")
     data["blocks"][0]["count"] = 0

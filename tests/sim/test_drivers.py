@@ -265,3 +265,74 @@ async def test_hoarding_cap_and_alarm_thresholds_written_by_the_driver(
         Decimal("150.00"),
         Decimal("50.00"),
     )
+
+
+@pytest.mark.parametrize(
+    ("gateway", "address", "model"),
+    [("GW-A", 3, "DDSY1352-NK"), ("GW-B", 13, "ADF300"), ("GW-D", 123456781013, "DLT645")],
+    ids=["ddsy-rtu", "adf300-three-phase-tcp", "dlt645"],
+)
+async def test_a_tripped_meters_credit_is_cleared_and_nothing_else_moves(
+    mixed_site: SimSite,
+    buses: dict[str, ModbusBus | Dlt645Bus],
+    clock: ManualClock,
+    gateway: str,
+    address: int,
+    model: str,
+) -> None:
+    meter = mixed_site.meter(gateway, address)
+    meter.set_credit(Decimal("42.50"))
+    driver: AcrelMeter | Dlt645Meter = (
+        Dlt645Meter(dlt(buses), f"{address:012d}", TZ)
+        if model == "DLT645"
+        else AcrelMeter(modbus(buses, gateway), address, model, TZ)
+    )
+    await driver.trip()
+    before = await driver.read_state()
+    assert (before.remaining_credit, before.relay_closed) == (Decimal("42.50"), False)
+
+    await driver.clear_credit()
+
+    after = await driver.read_state()
+    assert (after.remaining_credit, after.relay_closed) == (Decimal("0.00"), False)
+    assert after.purchase_count == before.purchase_count
+    assert after.energy.total == before.energy.total
+    assert meter.snapshot().credit == Decimal("0.00")
+
+
+async def test_a_dlt645_clear_without_the_meters_password_changes_nothing(
+    mixed_site: SimSite, buses: dict[str, ModbusBus | Dlt645Bus]
+) -> None:
+    from pems.devices.dlt645_meter import Dlt645Credentials
+    from pems.devices.errors import ExceptionResponse
+
+    address = "123456781013"
+    mixed_site.meter("GW-D", int(address)).set_credit(Decimal("42.50"))
+    intruder = Dlt645Meter(
+        dlt(buses), address, TZ, credentials=Dlt645Credentials(password=b"\x02\x99\x99\x99")
+    )
+    with pytest.raises(ExceptionResponse) as refused:
+        await intruder.clear_credit()
+    assert "unauthorised" in refused.value.reasons
+    assert mixed_site.meter("GW-D", int(address)).snapshot().credit == Decimal("42.50")
+
+
+async def test_the_simulated_acrel_meter_takes_no_credit_but_a_clear(
+    mixed_site: SimSite, buses: dict[str, ModbusBus | Dlt645Bus]
+) -> None:
+    from pems.devices.errors import ExceptionResponse
+
+    mixed_site.meter("GW-A", 3).set_credit(Decimal("42.50"))
+    driver = AcrelMeter(modbus(buses, "GW-A"), 3, "DDSY1352-NK", TZ)
+    with pytest.raises(ExceptionResponse):  # credit arrives by purchases (count + MAC) only
+        await driver._write_fields(driver.regmap.block("fee_control"), {"fc_remaining": 500})
+    assert mixed_site.meter("GW-A", 3).snapshot().credit == Decimal("42.50")
+
+
+async def test_a_water_meter_cannot_clear_credit_and_says_which_meter(
+    mixed_site: SimSite, buses: dict[str, ModbusBus | Dlt645Bus]
+) -> None:
+    from pems.devices.errors import TerminalDeviceError
+
+    with pytest.raises(TerminalDeviceError, match=r"WATER-VALVE .*clearing its credit.*meter 21"):
+        await WaterMeter(modbus(buses, "GW-A"), 21, TZ).clear_credit()

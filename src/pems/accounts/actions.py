@@ -295,7 +295,7 @@ def close_account(account: Account, actor: Any, reason: str, channel: str = "cas
 
     The wallet ends at exactly zero, and the metering points are released for
     the next tenant. Refused while a meter-side meter still holds credit PEMS
-    sent it: the tenant's refund would miss it.
+    sent it: the tenant's refund would miss it (``billing.recall`` brings it back).
     """
     locked = lock_open(account)
     site = locked.tenant.site
@@ -305,8 +305,8 @@ def close_account(account: Account, actor: Any, reason: str, channel: str = "cas
     if held := list(on_meters):
         raise AccountActionError(
             _(
-                "Credit is still on the meter (%(held)s): record the meter's remaining credit "
-                "first, so the refund includes it."
+                "Credit is still on the meter (%(held)s): use “Recall meter credit” first, "
+                "so the refund includes it."
             )
             % {"held": ", ".join(f"{a.key}: {a.balance}" for a in held)}
         )

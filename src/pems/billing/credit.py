@@ -4,7 +4,8 @@ Selling to a meter-side point moves the credited amount from the tenant's
 wallet to the point's *meter credit* account and queues a credit push (count
 = last + 1, MAC by the collector). The meter then spends it; reconciling its
 reported remaining credit recognises that spending as revenue, and a meter
-holding *more* than PEMS sent is flagged as drift, never booked.
+holding *more* than PEMS sent is flagged as drift, never booked. Taking the
+credit back off a meter (a tenant moving out) is ``pems.billing.recall``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from pems.accounts.models import Account
@@ -138,7 +140,12 @@ def reconcile(account: Account, point: MeteringPoint, actor: Any = "reconcile") 
 
 
 def book_spending(
-    account: Account, point: MeteringPoint, reported: Decimal, actor: Any, memo: dict[str, Any]
+    account: Account,
+    point: MeteringPoint,
+    reported: Decimal,
+    actor: Any,
+    memo: dict[str, Any],
+    idempotency_key: str | None = None,
 ) -> Reconciled:
     """Given the credit a meter reports, book what it spent since PEMS last knew.
 
@@ -160,16 +167,21 @@ def book_spending(
         ],
         actor=actor,
         account_id=account.pk,
+        idempotency_key=idempotency_key,
         memo={"point": point.pk, "reported": str(reported), **memo},
     )
     return Reconciled(expected, reported, spent, Decimal(0))
 
 
-def credit_in_flight(point: MeteringPoint) -> Decimal:
-    """Sum of credit pushes to ``point`` not yet confirmed or failed."""
-    rows = Command.objects.filter(
+def pushes_in_flight(point: MeteringPoint) -> QuerySet[Command]:
+    """Credit pushes to ``point`` not yet confirmed or failed."""
+    return Command.objects.filter(
         point=point,
         kind=CommandKind.PUSH_CREDIT,
         status__in=[CommandStatus.PENDING, CommandStatus.SENT],
     )
-    return sum((Decimal(c.payload["amount"]) for c in rows), Decimal(0))
+
+
+def credit_in_flight(point: MeteringPoint) -> Decimal:
+    """Sum of credit pushes to ``point`` not yet confirmed or failed."""
+    return sum((Decimal(c.payload["amount"]) for c in pushes_in_flight(point)), Decimal(0))

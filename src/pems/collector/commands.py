@@ -5,11 +5,18 @@ happens next — a lost reply, a timeout, a crash — the outcome is settled by
 reading the meter back (purchase count, relay/forced state) before anything
 is sent again; a credit push is resent only when the meter's count shows it
 did not arrive, and the meter's own count guard refuses a duplicate anyway.
+
+A credit clear (a recall) goes out only to a meter whose relay is open; the
+credit it held is read just before and committed on the command before the
+frame leaves, so a lost reply or a crash never loses it. Confirmed (credit 0,
+relay open), it hands that credit back to the account in the same transaction
+(``pems.billing.recall``).
 """
 
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,8 +27,15 @@ from django.db import close_old_connections, transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
 
+from pems.billing import recall
 from pems.collector.plan import Target
-from pems.control.models import Command, CommandKind, CommandStatus, FailureKind
+from pems.control.models import (
+    CREDIT_BEFORE_CLEAR,
+    Command,
+    CommandKind,
+    CommandStatus,
+    FailureKind,
+)
 from pems.devices.errors import (
     PurchaseReason,
     PurchaseRejected,
@@ -40,6 +54,13 @@ RELAY_KINDS = frozenset(
         CommandKind.RESUME_PREPAID,
     }
 )
+#: Kinds judged by reading the meter back; settings are confirmed on acknowledgement.
+READ_BACK_KINDS = RELAY_KINDS | {CommandKind.PUSH_CREDIT, CommandKind.CLEAR_CREDIT}
+#: How long a cleared meter's credit waits when billing refused to take it back.
+RETURN_RETRY_SECONDS = 60.0
+_OPEN = [CommandStatus.PENDING, CommandStatus.SENT]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,15 +141,68 @@ def mark_sent(pk: int) -> bool:
 
 
 def finish(pk: int, status: str, answer: dict[str, str], kind: str = "", reason: str = "") -> None:
-    """Confirm or fail an open command (a finished one is never touched again)."""
+    """Confirm or fail an open command (a finished one is never touched again).
+
+    A credit clear keeps the credit held before it in its answer; confirmed, it
+    gives that back to its account in the same transaction. If billing refuses,
+    the command stays open with the refusal as its reason and is read back later.
+    """
     close_old_connections()
-    Command.objects.filter(pk=pk, status__in=[CommandStatus.PENDING, CommandStatus.SENT]).update(
-        status=status,
-        answer=answer,
-        failure_kind=kind,
-        failure_reason=reason[:200],
-        completed_at=timezone.now(),
+    command = Command.objects.filter(pk=pk).only("kind", "answer", "payload").first()
+    if command is None or command.kind != CommandKind.CLEAR_CREDIT:
+        _close(pk, status, answer, kind, reason)
+        return
+    held = command.answer.get(CREDIT_BEFORE_CLEAR)
+    if held is None and status == CommandStatus.CONFIRMED:
+        held = answer["remaining_credit"]  # never sent: the meter held what it shows
+    if held is not None:
+        answer = {**answer, CREDIT_BEFORE_CLEAR: held}
+    try:
+        with transaction.atomic():
+            _finish_clear(command, status, answer, kind, reason)
+    except recall.RETURN_REFUSALS as exc:
+        log.warning("credit cleared by command %s but not returned: %s", pk, exc)
+        defer(pk, RETURN_RETRY_SECONDS, f"credit cleared, not yet returned: {exc}")
+
+
+def _finish_clear(
+    command: Command, status: str, answer: dict[str, str], kind: str, reason: str
+) -> None:
+    # The account row first, as every money action; then the command row, still open.
+    locked = recall.lock_recalling(command) if status == CommandStatus.CONFIRMED else None
+    if not Command.objects.select_for_update().filter(pk=command.pk, status__in=_OPEN).exists():
+        return  # finished meanwhile: booked then, never twice
+    if locked is not None:
+        command = Command.objects.select_related("point").get(pk=command.pk)
+        held = Decimal(answer[CREDIT_BEFORE_CLEAR])
+        answer = {**answer, **recall.credit_cleared(locked, command, held)}
+    _close(command.pk, status, answer, kind, reason)
+
+
+def _close(pk: int, status: str, answer: dict[str, str], kind: str, reason: str) -> bool:
+    return bool(
+        Command.objects.filter(pk=pk, status__in=_OPEN).update(
+            status=status,
+            answer=answer,
+            failure_kind=kind,
+            failure_reason=reason[:200],
+            completed_at=timezone.now(),
+        )
     )
+
+
+def hold_credit_before_clear(pk: int, held: Decimal) -> None:
+    """Commit what the meter holds just before its clear goes out (the relay is open).
+
+    A zero never replaces a stored value: that is an earlier clear that landed.
+    """
+    close_old_connections()
+    with transaction.atomic():
+        command = Command.objects.select_for_update().filter(pk=pk, status__in=_OPEN).first()
+        if command is None or (held == 0 and CREDIT_BEFORE_CLEAR in command.answer):
+            return
+        answer = {**command.answer, CREDIT_BEFORE_CLEAR: str(held)}
+        Command.objects.filter(pk=pk).update(answer=answer)
 
 
 def defer(pk: int, seconds: float, reason: str) -> None:
@@ -183,6 +257,8 @@ class CommandRunner:
     async def _send(self, task: CommandTask, target: Target, driver: MeterDriver) -> bool | None:
         """True when the meter acknowledged, False when unknown, None when settled here."""
         try:
+            if task.kind == CommandKind.CLEAR_CREDIT:
+                await self._hold_credit(task, target, driver)
             await _dispatch(task, target, driver, self._mac)
         except PurchaseRejected as exc:
             count = exc.meter_count
@@ -231,6 +307,19 @@ class CommandRunner:
             return True
         return False
 
+    async def _hold_credit(self, task: CommandTask, target: Target, driver: MeterDriver) -> None:
+        """Read the credit just before a clear and commit it; refused unless the relay is open."""
+        state = await driver.read_state()
+        where = target.driver_address
+        if state.relay_closed is not False:
+            raise TerminalDeviceError(
+                "relay not open: the meter could still spend; trip it before clearing",
+                address=where,
+            )
+        if state.remaining_credit is None:
+            raise TerminalDeviceError("the meter reports no remaining credit", address=where)
+        await self._db(hold_credit_before_clear, task.pk, state.remaining_credit)
+
     def _mac(self, target: Target, amount_minor: int, count: int) -> bytes:
         if self._master_key is None:
             self._master_key = MasterKey.from_env()
@@ -260,6 +349,8 @@ async def _dispatch(
             raise ValueError(f"amount {payload['amount']} is not a whole number of cents")
         count = task.purchase_count
         await driver.push_credit(int(minor), count, mac(target, int(minor), count))
+    elif kind == CommandKind.CLEAR_CREDIT:
+        await driver.clear_credit()
     elif kind == CommandKind.SET_PRICES:
         await driver.set_prices(
             Prices(*(Decimal(payload[k]) for k in ("sharp", "peak", "flat", "valley")))
@@ -281,7 +372,7 @@ async def _check(
     task: CommandTask, driver: MeterDriver, *, acked: bool
 ) -> tuple[Verdict, MeterState | None]:
     """Read the meter back and judge the command against what it shows."""
-    if task.kind not in RELAY_KINDS and task.kind != CommandKind.PUSH_CREDIT:
+    if task.kind not in READ_BACK_KINDS:
         # Absolute settings: an acknowledged write is applied; resending one is harmless.
         return (Verdict.APPLIED if acked else Verdict.NOT_APPLIED), None
     state = await driver.read_state()
@@ -302,7 +393,9 @@ def judge(
         if count is None or count < wanted - 1:
             return Verdict.IMPOSSIBLE
         return Verdict.APPLIED if count >= wanted else Verdict.NOT_APPLIED
-    if kind == CommandKind.TRIP:
+    if kind == CommandKind.CLEAR_CREDIT:
+        ok = state.remaining_credit == 0 and relay is False
+    elif kind == CommandKind.TRIP:
         ok = relay is False and forced in (None, ForcedMode.FORCED_TRIP)
     elif kind == CommandKind.KEEP_POWER_ON:
         ok = forced is ForcedMode.KEEP_POWER if forced is not None else relay is True

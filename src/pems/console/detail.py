@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from pems.accounts.models import Account
 from pems.billing.models import PrepaidEvent
+from pems.billing.recall import Recall, latest_recall
 from pems.billing.relays import open_account_of
 from pems.billing.tariffs import tariff_at
 from pems.console.access import site_of
@@ -40,6 +41,7 @@ class PointDetail:
     today_energy: Decimal | None
     today_money: Decimal | None
     chart: UsageChart
+    recall: Recall | None = None  # the latest recall of a meter-side meter's credit
 
 
 def _balances(account: Account | None) -> tuple[Decimal | None, Decimal | None]:
@@ -98,6 +100,7 @@ def point_detail(point: MeteringPoint) -> PointDetail:
         today_energy=today_energy,
         today_money=_today_money(point, account),
         chart=chart,
+        recall=latest_recall(point, account) if account is not None else None,
     )
 
 
@@ -107,6 +110,7 @@ PAYMENTS = [
     JournalEntry.Kind.RECHARGE,
     JournalEntry.Kind.REFUND,
     JournalEntry.Kind.REVERSAL,
+    JournalEntry.Kind.METER_RETURN,
     JournalEntry.Kind.CLOSING,
 ]
 

@@ -25,7 +25,7 @@ from django.utils.translation import pgettext_lazy
 from pems.accounts import actions as accounts
 from pems.accounts.models import Account, Tenant
 from pems.billing import actions as billing
-from pems.billing import relays
+from pems.billing import recall, relays
 from pems.billing.credit import CreditError
 from pems.billing.models import Tariff
 from pems.billing.policy import apply_policy
@@ -245,6 +245,13 @@ def refund(
 ) -> JournalEntry:
     """Pay credit back; the form's key makes a resubmitted form refund once."""
     return billing.refund(account, amount, channel, actor, reason, f"console:{key}").entry
+
+
+def recall_credit(
+    account: Account, point: MeteringPoint, actor: Any, reason: str, key: str
+) -> Command:
+    """Recall a meter-side meter's credit; the form's key makes a resubmitted form recall once."""
+    return recall.recall_meter_credit(account, point, actor, reason, f"console:{key}")
 
 
 def replace(

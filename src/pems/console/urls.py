@@ -26,6 +26,7 @@ urlpatterns = [
     path("points/<int:pk>/open/", _action(money.OpenAccountForm), name="open-account"),
     path("points/<int:pk>/sell/", _action(money.SellForm), name="sell"),
     path("points/<int:pk>/refund/", _action(money.RefundForm), name="refund"),
+    path("points/<int:pk>/recall-credit/", _action(money.RecallCreditForm), name="recall-credit"),
     path("points/<int:pk>/close-account/", _action(money.CloseAccountForm), name="close-account"),
     path(
         "points/<int:pk>/reverse/<int:entry>/",

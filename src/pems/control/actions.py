@@ -62,7 +62,8 @@ def enqueue(
     ``payload`` amounts are decimal strings: ``{"amount": "100.00"}`` for a
     credit push (``purchase_count`` defaults to :func:`next_purchase_count`),
     ``{"sharp", "peak", "flat", "valley"}`` for prices, ``{"alarm1", "alarm2"}``
-    (optionally ``"overdraft"``) for alarm thresholds. Raises
+    (optionally ``"overdraft"``) for alarm thresholds, ``{"account": <id>}`` for a
+    credit clear (``pems.billing.recall`` queues it). Raises
     ``ValidationError`` (field ``payload``/``kind``) on bad input and
     :class:`IdempotencyConflict` when the key names a different command.
     """

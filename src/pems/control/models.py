@@ -4,7 +4,9 @@ A command moves ``pending → sent → confirmed | failed``. It is marked *sent*
 (and committed) before its frame goes on the bus, so after a crash a *sent*
 command is reconciled by reading the meter back, never resent blindly. A
 credit push carries the purchase count the meter must accept; the database
-refuses two pushes with the same count for one meter.
+refuses two pushes with the same count for one meter. A credit clear (a
+recall of what a meter-side meter holds) names the account the credit goes
+back to; the database allows one open clear per point.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class CommandKind(models.TextChoices):
     KEEP_POWER_OFF = "keep_power_off", _("Keep power off")
     RESUME_PREPAID = "resume_prepaid", _("Resume prepaid control")
     PUSH_CREDIT = "push_credit", _("Push credit")
+    CLEAR_CREDIT = "clear_credit", _("Clear meter credit")
     SET_PRICES = "set_prices", _("Set prices")
     SET_ALARMS = "set_alarms", _("Set alarm thresholds")
     TIME_SYNC = "time_sync", _("Synchronise clock")
@@ -54,9 +57,20 @@ PAYLOAD_KEYS: dict[str, tuple[str, ...]] = {
     CommandKind.SET_ALARMS: ("alarm1", "alarm2"),
 }
 
+#: Payload keys each kind needs that name a row by its id (a positive integer): a
+#: credit clear names the account its credit goes back to.
+PAYLOAD_IDS: dict[str, tuple[str, ...]] = {
+    CommandKind.CLEAR_CREDIT: ("account",),
+}
+
+#: The answer key of a credit clear: what the meter held just before it, read after
+#: the trip (a decimal string). The collector stores it before the clear goes out.
+CREDIT_BEFORE_CLEAR = "credit_before_clear"
+
 #: What a person reads for each payload key (a key not listed shows as it is).
 PAYLOAD_LABELS = {
     "amount": _("amount"),
+    "account": _("account"),
     "sharp": pgettext_lazy("TOU rate", "sharp"),
     "peak": pgettext_lazy("TOU rate", "peak"),
     "flat": pgettext_lazy("TOU rate", "flat"),
@@ -122,6 +136,14 @@ class Command(models.Model):
                 name="command_push_has_count",
                 violation_error_message=_("A credit push needs a purchase count of 1 or more."),
             ),
+            # A recall is one clear at a time: a second one would read a cleared meter.
+            models.UniqueConstraint(
+                fields=["point"],
+                condition=Q(kind=CommandKind.CLEAR_CREDIT)
+                & Q(status__in=[CommandStatus.PENDING, CommandStatus.SENT]),
+                name="command_one_open_clear_per_point",
+                violation_error_message=_("This meter's credit is already being recalled."),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -151,6 +173,10 @@ def payload_errors(kind: str, payload: object) -> list[str]:
     if not isinstance(payload, dict):
         return [str(_("The payload must be an object."))]
     errors = []
+    for key in PAYLOAD_IDS.get(kind, ()):
+        value = payload.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            errors.append(f"{key}: " + str(_("an id (a positive whole number) is required")))
     for key in PAYLOAD_KEYS.get(kind, ()):
         value = payload.get(key)
         if not isinstance(value, str):

@@ -229,6 +229,16 @@ class AcrelMeter(ModbusMeterBase):
             values["overdraft_limit"] = overdraft
         await self._write_fields(await self._fee_block(), values)
 
+    async def clear_credit(self) -> None:
+        """Write the map's ``[clear_credit]`` fields (remaining credit = 0) in one FC16.
+
+        UNVERIFIED against a real meter (see maps/_acrel_common.toml): the encoding is
+        data a field engineer corrects; a map without it refuses the clear.
+        """
+        if not self.regmap.clear_credit:
+            raise self._unsupported("clearing its credit")
+        await self._write_fields(await self._fee_block(), self.regmap.clear_credit)
+
     async def set_fee_control(self, on: bool) -> None:
         """Switch the meter's own prepaid fee control on (meter-side) or off."""
         await self._write_fields(await self._fee_block(), {"fee_control": int(on)})

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pems.devices.dlt645_items import (
+    CLEAR_CREDIT,
     ERR_BITS,
     SECURITY_ERROR_BITS,
     bcd_decode,
@@ -228,6 +229,29 @@ def relay_request(
         raise ValueError("password (level + 3 bytes) and operator code must be 4 bytes each")
     data = password + operator + bytes((action, 0x00)) + _timestamp(valid_until)
     return Frame(address, Control.RELAY, data)
+
+
+def clear_credit_request(address: str, *, password: bytes, operator: bytes) -> Frame:
+    """The meter's credit clear as ``[clear_credit]`` in the identifier table describes it.
+
+    UNVERIFIED against a real meter (0x1A "clear meter" with password and operator
+    code, by default); raises ``ValueError`` when the table has no credit clear.
+    """
+    if CLEAR_CREDIT is None:
+        raise ValueError("the DL/T 645 identifier table describes no credit clear")
+    if len(password) != 4 or len(operator) != 4:
+        raise ValueError("password (level + 3 bytes) and operator code must be 4 bytes each")
+    fields = {"password": password, "operator": operator}
+    return Frame(address, CLEAR_CREDIT.control, b"".join(fields[f] for f in CLEAR_CREDIT.data))
+
+
+def parse_clear_credit(frame: Frame) -> dict[str, bytes]:
+    """Inverse of :func:`clear_credit_request` (used by simulated meters): field → bytes."""
+    if CLEAR_CREDIT is None or frame.function != CLEAR_CREDIT.control:
+        raise BadFrame("not a credit clear frame")
+    if len(frame.data) != 4 * len(CLEAR_CREDIT.data):
+        raise BadFrame(f"credit clear data must be {4 * len(CLEAR_CREDIT.data)} bytes")
+    return {f: frame.data[4 * i : 4 * i + 4] for i, f in enumerate(CLEAR_CREDIT.data)}
 
 
 def time_sync_request(when: datetime) -> Frame:

@@ -47,6 +47,18 @@ class DataItem:
     doc: str = ""
 
 
+#: Fields a control command's data may carry, each from the meter's credentials.
+CREDENTIAL_FIELDS = ("password", "operator")
+
+
+@dataclass(frozen=True, slots=True)
+class ControlCommand:
+    """A command sent with its own control code: the code and its data fields in order."""
+
+    control: int
+    data: tuple[str, ...]
+
+
 def di_bytes(di: str) -> bytes:
     """8-hex-digit identifier → 4 plain bytes, low byte first."""
     if len(di) != 8:
@@ -130,7 +142,31 @@ def encode_value(item: DataItem, value: Decimal | int | tuple[Decimal, ...] | da
     raise EncodeError(f"{item.name}: cannot encode {value!r} as {item.kind.value}")
 
 
-def _load(path: Path) -> tuple[dict[str, DataItem], dict[int, str], dict[int, PurchaseReason]]:
+Loaded = tuple[
+    dict[str, DataItem], dict[int, str], dict[int, PurchaseReason], ControlCommand | None
+]
+
+
+def _control_command(raw: Any, where: str, errors: list[str]) -> ControlCommand | None:
+    """A command table (``[clear_credit]``), or None when absent; problems go to ``errors``."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        errors.append(f"{where}: expected a table, got {raw!r}")
+        return None
+    control, fields = raw.get("control"), raw.get("data")
+    if isinstance(control, bool) or not isinstance(control, int) or not 0 < control <= 0x1F:
+        errors.append(f"{where}.control: expected a control code 0x01..0x1F, got {control!r}")
+        control = None
+    if not isinstance(fields, list) or any(f not in CREDENTIAL_FIELDS for f in fields):
+        errors.append(f"{where}.data: expected a list of {', '.join(CREDENTIAL_FIELDS)}")
+        fields = None
+    if control is None or fields is None:
+        return None
+    return ControlCommand(control, tuple(str(f) for f in fields))
+
+
+def _load(path: Path) -> Loaded:
     with path.open("rb") as fh:
         data: dict[str, Any] = tomllib.load(fh)
     errors: list[str] = []
@@ -162,12 +198,13 @@ def _load(path: Path) -> tuple[dict[str, DataItem], dict[int, str], dict[int, Pu
             security[int(bit)] = PurchaseReason(name)
         except ValueError:
             errors.append(f"security_error_bits.{bit}: unknown reason {name!r}")
+    clear = _control_command(data.get("clear_credit"), "clear_credit", errors)
     if errors:
         raise MapError(f"{path.name}: invalid identifiers:\n  " + "\n  ".join(errors))
-    return items, err_bits, security
+    return items, err_bits, security, clear
 
 
-_ITEMS, _ERR, _SECURITY = _load(ITEMS_FILE)
+_ITEMS, _ERR, _SECURITY, _CLEAR = _load(ITEMS_FILE)
 ITEMS: Mapping[str, DataItem] = MappingProxyType(_ITEMS)
 """Item name → :class:`DataItem`."""
 ITEMS_BY_DI: Mapping[str, DataItem] = MappingProxyType({i.di: i for i in _ITEMS.values()})
@@ -178,3 +215,5 @@ SECURITY_ERROR_BITS: Mapping[int, str] = MappingProxyType(
     {b: r.value for b, r in _SECURITY.items()}
 )
 """Bit → :class:`PurchaseReason` value for the 0x03 security error word."""
+CLEAR_CREDIT: ControlCommand | None = _CLEAR
+"""How a meter's credit is cleared (``[clear_credit]``); None: DL/T 645 meters cannot."""

@@ -18,6 +18,7 @@ from pems.devices.dlt645 import (
     Recharge,
     RelayAction,
     address_bytes,
+    clear_credit_request,
     raise_for_error,
     read_request,
     recharge_request,
@@ -32,6 +33,7 @@ from pems.devices.errors import (
     ExceptionResponse,
     PurchaseReason,
     PurchaseRejected,
+    Unsupported,
 )
 from pems.devices.records import Energy, MeterState, PhaseValues, Prices
 
@@ -187,6 +189,23 @@ class Dlt645Meter:
             raise PurchaseRejected(
                 PurchaseReason(reason), count, endpoint=self.bus.endpoint, address=self.address
             ) from refused
+
+    async def clear_credit(self) -> None:
+        """Clear the meter's credit (0x1A "clear meter" by the identifier table; UNVERIFIED)."""
+        creds = self.credentials
+        try:
+            frame = clear_credit_request(
+                self.address, password=creds.password, operator=creds.operator
+            )
+        except ValueError as exc:
+            raise Unsupported(str(exc), endpoint=self.bus.endpoint, address=self.address) from exc
+        reply = await self._exchange(frame)
+        if reply.control != frame.control | REPLY_BIT:
+            raise BadFrame(
+                f"reply control 0x{reply.control:02X} does not answer a credit clear",
+                endpoint=self.bus.endpoint,
+                address=self.address,
+            )
 
     async def _write_item(self, item: DataItem, value: Decimal) -> None:
         creds = self.credentials

@@ -5,8 +5,9 @@ and raises one :class:`~pems.devices.errors.MapError` listing them all, so a
 field engineer fixing a map sees the whole list at once.
 
 A map file may name a ``base`` file (same directory, without ``.toml``): the
-base's blocks, commands and purchase results are taken first, and a block of
-the same name in the model file replaces the base's block wholesale.
+base's blocks, commands, purchase results and credit clear are taken first,
+and a block of the same name in the model file replaces the base's block
+wholesale.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from pems.devices.registers import (
 )
 
 ENERGY_UNITS = ("kWh", "m3")
+#: Blocks a credit clear may write (an ADF300 three-phase circuit has its own).
+FEE_CONTROL_BLOCKS = ("fee_control", "fee_control_3p")
 PURCHASE_RESULT_NAMES = frozenset({"none", "accepted"} | {r.value for r in PurchaseReason})
 
 
@@ -52,7 +55,15 @@ def _read_with_base(path: Path) -> dict[str, Any]:
     merged.extend(own_blocks.values())
     commands = {**base.pop("commands", {}), **data.pop("commands", {})}
     results = {**base.pop("purchase_results", {}), **data.pop("purchase_results", {})}
-    return {**base, **data, "blocks": merged, "commands": commands, "purchase_results": results}
+    clear = {**base.pop("clear_credit", {}), **data.pop("clear_credit", {})}
+    return {
+        **base,
+        **data,
+        "blocks": merged,
+        "commands": commands,
+        "purchase_results": results,
+        "clear_credit": clear,
+    }
 
 
 def parse_map(data: Mapping[str, Any], source: str) -> RegisterMap:
@@ -113,9 +124,10 @@ class _Checker:
         by_name = {b.name: b for b in blocks}
         commands = self.commands(data.get("commands", {}), by_name.get("control"))
         results = self.purchase_results(data.get("purchase_results", {}))
+        clear = self.clear_credit(data.get("clear_credit", {}), by_name)
         extra = set(data) - {
             "model", "description", "type_code", "phases", "energy_unit",
-            "clock_year_base", "blocks", "commands", "purchase_results",
+            "clock_year_base", "blocks", "commands", "purchase_results", "clear_credit",
         }  # fmt: skip
         if extra:
             self.err("top level", f"unknown keys {sorted(extra)}")
@@ -134,6 +146,7 @@ class _Checker:
             commands=commands,
             purchase_results=results,
             source=self.source,
+            clear_credit=clear,
         )
 
     def block(self, raw: Any) -> Block:
@@ -269,4 +282,21 @@ class _Checker:
                 self.err(f"purchase_results.{code}", f"unknown result {name!r} ({allowed})")
                 continue
             out[int(code)] = name
+        return out
+
+    def clear_credit(self, raw: Any, blocks: Mapping[str, Block]) -> dict[str, int]:
+        """Field → value written to clear the credit: writable, in every fee-control block."""
+        if not isinstance(raw, dict):
+            self.err("clear_credit", f"expected a table, got {raw!r}")
+            return {}
+        fee_blocks = [blocks[n] for n in FEE_CONTROL_BLOCKS if n in blocks]
+        if raw and not fee_blocks:
+            self.err("clear_credit", "a credit clear needs a block named 'fee_control'")
+        out: dict[str, int] = {}
+        for name, value in raw.items():
+            out[name] = self.integer(f"clear_credit.{name}", value, -(2**31), 2**32 - 1)
+            for block in fee_blocks:
+                fld = next((f for f in block.fields if f.name == name), None)
+                if fld is None or not fld.writable:
+                    self.err(f"clear_credit.{name}", f"not a writable field of block {block.name}")
         return out

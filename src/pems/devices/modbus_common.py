@@ -128,6 +128,10 @@ class ModbusMeterBase:
         """Not available unless the model overrides it."""
         raise self._unsupported("purchase count")
 
+    async def clear_credit(self) -> None:
+        """Not available unless the model overrides it."""
+        raise self._unsupported("clearing its credit")
+
     async def set_prices(self, prices: Prices) -> None:
         """Not available unless the model overrides it."""
         raise self._unsupported("prices")

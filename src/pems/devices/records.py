@@ -122,6 +122,12 @@ class MeterDriver(Protocol):
     async def read_purchase_count(self) -> int:
         """The meter's purchase count (read it back after any unanswered credit push)."""
 
+    async def clear_credit(self) -> None:
+        """Set the meter's remaining credit to zero (a recall); ``Unsupported`` if it cannot.
+
+        Trip the meter and read its credit first: the clear itself reports nothing.
+        """
+
     async def set_prices(self, prices: Prices) -> None:
         """Write the four TOU rates."""
 

@@ -284,6 +284,9 @@ class RegisterMap:
     commands: Mapping[str, tuple[int, ...]]
     purchase_results: Mapping[int, str]
     source: str = ""
+    #: Fee-control fields written (one FC16) to clear the meter's credit; empty when
+    #: the model cannot.
+    clear_credit: Mapping[str, int] = field(default_factory=dict)
 
     def block(self, name: str) -> Block:
         """Look a block up by name; the error names the map file."""

@@ -104,6 +104,7 @@ class JournalEntry(AppendOnlyModel):
         FIXED_CHARGE = "fixed-charge", _("Fixed charge")
         METER_TRANSFER = "meter-transfer", _("Credit sent to a meter")
         METER_USAGE = "meter-usage", _("Consumption measured by a meter")
+        METER_RETURN = "meter-return", _("Credit returned from a meter")
         CLOSING = "closing", _("Closing settlement")
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")

@@ -72,8 +72,7 @@ def move_balances(deltas: Mapping[str, Decimal]) -> dict[str, Decimal]:
         params = [*keys, *params]
     else:
         sql = (
-            f"UPDATE {table} {add} WHERE {key} IN ({_marks(len(keys))})"
-            f" RETURNING {key}, {balance}"
+            f"UPDATE {table} {add} WHERE {key} IN ({_marks(len(keys))}) RETURNING {key}, {balance}"
         )
         params = [*params, *keys]
     with connection.cursor() as cursor:

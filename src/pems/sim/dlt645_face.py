@@ -3,8 +3,9 @@
 Reads (0x11) answer the data identifiers of ``pems.devices.dlt645_items``;
 relay control (0x1C), recharge over 0x03 (070102FF, MAC checked with the
 per-meter key) and 0x14 writes of prices and limits act on the meter's state;
-0x08 broadcast time sync sets every clock on the bus and is not answered.
-A DL/T 645 meter's identity for its key is its address.
+the credit clear (``[clear_credit]``, 0x1A) zeroes the credit, only with the
+meter's password; 0x08 broadcast time sync sets every clock on the bus and is
+not answered. A DL/T 645 meter's identity for its key is its address.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from pems.devices.dlt645 import (
     Control,
     Frame,
     RelayAction,
+    parse_clear_credit,
     parse_recharge,
 )
 from pems.devices.dlt645_items import (
+    CLEAR_CREDIT,
     ITEMS,
     ITEMS_BY_DI,
     SECURITY_ERROR_BITS,
@@ -30,6 +33,7 @@ from pems.devices.dlt645_items import (
     di_bytes,
     encode_value,
 )
+from pems.devices.dlt645_meter import Dlt645Credentials
 from pems.devices.errors import BadFrame, PurchaseReason
 from pems.devices.security import MasterKey, verify_purchase_mac
 from pems.sim.clock import from_ms, to_ms
@@ -62,9 +66,15 @@ def meter_address(meter: SimMeter) -> str:
 class Dlt645Face:
     """Answers DL/T 645 frames addressed to one meter."""
 
-    def __init__(self, master_key: MasterKey, key_version: int = 1) -> None:
+    def __init__(
+        self,
+        master_key: MasterKey,
+        key_version: int = 1,
+        password: bytes = Dlt645Credentials().password,
+    ) -> None:
         self._master_key = master_key
         self._key_version = key_version
+        self._password = password
 
     def handle(self, meter: SimMeter, frame: Frame) -> Frame:
         """One request frame → the meter's reply frame."""
@@ -78,6 +88,8 @@ class Dlt645Face:
                 return self._recharge(meter, frame)
             if function == Control.WRITE:
                 return _write(meter, frame)
+            if CLEAR_CREDIT is not None and function == CLEAR_CREDIT.control:
+                return self._clear(meter, frame)
             if function == Control.READ_ADDRESS:
                 return Frame(address, function | REPLY, bytes.fromhex(address)[::-1])
         except BadFrame:
@@ -118,6 +130,14 @@ class Dlt645Face:
             return Frame(address, Control.SECURITY | REPLY, di_bytes(RECHARGE_DI))
         bit = _SECURITY_BIT.get(result.reason.value, _SECURITY_BIT[PurchaseReason.OTHER.value])
         return Frame(address, Control.SECURITY | ERROR, (1 << bit).to_bytes(2, "little"))
+
+    def _clear(self, meter: SimMeter, frame: Frame) -> Frame:
+        """The credit clear: refused (ERR unauthorised) without the meter's password."""
+        address = meter_address(meter)
+        if parse_clear_credit(frame).get("password") != self._password:
+            return Frame(address, frame.function | ERROR, bytes((ERR_UNAUTHORISED,)))
+        meter.clear_credit()
+        return Frame(address, frame.function | REPLY, b"")
 
 
 def _relay(meter: SimMeter, frame: Frame) -> Frame:

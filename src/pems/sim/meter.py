@@ -346,6 +346,12 @@ class SimMeter:
         """A clock-sync write: the meter's clock now reads ``clock_ms``."""
         self.faults.clock_drift_s = round((clock_ms - self._clock.now_ms()) / 1000)
 
+    def clear_credit(self) -> None:
+        """A recall: remaining credit (or overdraft) to zero; count and energy stay."""
+        self._advance()
+        self._r.credit_units = 0
+        self._update_latch()
+
     def set_credit(self, credit: Decimal) -> None:
         """Test/operator hook: set remaining credit directly (as a service tool would)."""
         self._advance()

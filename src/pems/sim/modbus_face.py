@@ -189,6 +189,12 @@ def _configure(meter: SimMeter, block: Block, written: Mapping[str, int]) -> int
     fee = written.get("fee_control")
     if fee not in (None, 0, 1):
         return ILLEGAL_VALUE
+    if "fc_remaining" in written:
+        # Credit is only cleared here; it arrives by purchases, which carry count and MAC.
+        if set(written) != {"fc_remaining"} or written["fc_remaining"] != 0:
+            return ILLEGAL_VALUE
+        meter.clear_credit()
+        return 0
     hoarding = value("hoarding_limit")
     meter.configure(
         prices=(new_prices[0], new_prices[1], new_prices[2], new_prices[3]) if new_prices else None,

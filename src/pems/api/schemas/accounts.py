@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
 from pydantic import StringConstraints
 
-from pems.api.schemas.common import DecimalIn, DecimalOut, Reason
+from pems.api.schemas.common import (
+    DecimalIn,
+    DecimalOut,
+    IdempotencyKey,
+    Reason,
+    RequiredReason,
+)
 from pems.api.schemas.inventory import LocationOut
 from pems.api.schemas.sales import PurchaseIn
 
@@ -102,3 +108,32 @@ class AccountIn(Schema):
     keep_power: bool = False
     first_purchase: PurchaseIn | None = None
     reason: Reason = ""
+
+
+class RecallIn(Schema):
+    """Recall the credit a meter-side meter holds: trip, read, clear, back to the balance."""
+
+    point: int | None = Field(
+        None, description="The meter-side metering point; empty: the account's only one."
+    )
+    reason: RequiredReason
+    idempotency_key: IdempotencyKey | None = Field(
+        None, description="Optional: a retried request with the same key recalls once."
+    )
+
+
+class RecallOut(Schema):
+    """A recall and where it is: pending → confirmed | failed."""
+
+    account: int
+    point: int
+    command: int = Field(description="The clear_credit command (see /api/commands/{id}).")
+    state: Literal["pending", "confirmed", "failed"]
+    held: DecimalOut | None = Field(description="What the meter held just before the clear.")
+    returned: DecimalOut | None = Field(description="What went back to the prepaid balance.")
+    drift: DecimalOut | None = Field(
+        description="What the meter held beyond what PEMS sent: flagged, never booked."
+    )
+    failure_reason: str
+    requested_at: datetime
+    completed_at: datetime | None

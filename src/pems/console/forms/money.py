@@ -1,4 +1,4 @@
-"""Money forms: open an account, sell, refund, reverse, close."""
+"""Money forms: open an account, sell, refund, reverse, recall a meter's credit, close."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from django.utils.translation import gettext_lazy as _
 
 from pems.access.roles import Capability
 from pems.accounts import actions as accounts
-from pems.accounts.models import Tenant
+from pems.accounts.models import Account, Tenant
+from pems.billing import recall
 from pems.billing.actions import fee_ratio
 from pems.billing.models import Tariff
 from pems.console import operations
@@ -20,8 +21,10 @@ from pems.console.receipts import tenant_credit
 from pems.domain.fees import split_top_up
 from pems.domain.money import Money
 from pems.inventory.choices import FeeControl
+from pems.inventory.models import MeteringPoint
 from pems.inventory.validators import validate_mobile
 from pems.ledger.models import Channel, JournalEntry, LedgerAccount
+from pems.metering.models import PointState
 
 
 def _point_url(form: ActionForm) -> str:
@@ -232,6 +235,50 @@ class ReverseForm(ActionForm):
 
     def perform(self, actor: Any) -> str:
         operations.billing.reverse_sale(self.entry, actor, self.cleaned_data["reason"])
+        return _point_url(self)
+
+
+class RecallCreditForm(ActionForm):
+    """Take a meter-side meter's credit back to the prepaid balance, so the account can close."""
+
+    capability = Capability.CLOSE_ACCOUNT
+    title = recall.RECALL_LABEL
+    confirm_label = _("Trip the meter and recall its credit")
+    danger = True
+
+    @classmethod
+    def unavailable(cls, point: MeteringPoint, account: Account | None) -> str | None:
+        if point.fee_control != FeeControl.METER_SIDE:
+            return str(_("Only a meter-side meter holds credit to recall."))
+        return super().unavailable(point, account)
+
+    def summary(self) -> list[Line]:
+        assert self.account is not None  # noqa: S101 — needs_account
+        sent = recall.sent_and_held(self.account, self.point)
+        state = PointState.objects.filter(point=self.point).first()
+        reported = state.remaining_credit if state is not None else None
+        return [
+            (_("Tenant"), self.account.tenant),
+            (_("Meter"), self.point.meter_number),
+            (_("Credit PEMS sent that the meter holds"), _money_text(sent, self.site.currency)),
+            (
+                _("Remaining credit the meter last reported"),
+                _("unknown") if reported is None else _money_text(reported, self.site.currency),
+            ),
+            (
+                _("What happens"),
+                _(
+                    "The meter is tripped, its remaining credit read and cleared; that credit "
+                    "goes back to the prepaid balance (never more than PEMS sent), and what the "
+                    "meter used is charged. Then the account can be closed with a refund."
+                ),
+            ),
+        ]
+
+    def perform(self, actor: Any) -> str:
+        assert self.account is not None  # noqa: S101
+        data = self.cleaned_data
+        operations.recall_credit(self.account, self.point, actor, data["reason"], data["key"])
         return _point_url(self)
 
 
