@@ -25,6 +25,7 @@ from pems.billing.sale_reads import read_for_sale
 from pems.billing.tariffs import assign_tariff, create_tariff
 from pems.control import actions as control
 from pems.control.models import CommandStatus
+from pems.domain.money import Money
 from pems.domain.policy import RelayCommand, RelayState
 from pems.ledger.models import JournalEntry
 from pems.ledger.posting import LedgerError
@@ -188,3 +189,35 @@ def test_a_sale_whose_wallet_moved_outside_the_lock_is_undone(cashier_sale, monk
     ) == (written)
     assert PrepaidState.objects.values_list("alarm", "balance").get(account=account) == state
     assert ledger_actions.balance(account) == cny("10.00")
+
+
+@pytest.mark.parametrize(
+    ("amount", "channel", "refusal"),
+    [
+        (Money(Decimal("5.00"), "USD"), "cash", "site's currency CNY"),
+        (Money(Decimal("0.00"), "CNY"), "cash", "positive"),
+        (Money(Decimal("5.00"), "CNY"), "bitcoin", "bitcoin"),
+    ],
+)
+def test_a_refused_sale_leaves_the_alarm_state_events_and_ledger_as_they_were(
+    cashier_sale, amount, channel, refusal
+):
+    account, cashier = cashier_sale
+    actions.sell(account, cny("1.00"), "cash", cashier, "first")  # alarm 1 or 2 at 1.00
+    written = (
+        JournalEntry.objects.count(),
+        AuditEvent.objects.count(),
+        PrepaidEvent.objects.count(),
+    )
+    state = PrepaidState.objects.values_list("alarm", "balance", "decided_at").get(account=account)
+    with pytest.raises((ledger_actions.AccountActionError, ValueError), match=refusal):
+        actions.sell(account, amount, channel, cashier, "refused")
+    assert (
+        JournalEntry.objects.count(),
+        AuditEvent.objects.count(),
+        PrepaidEvent.objects.count(),
+    ) == (written)
+    assert (
+        PrepaidState.objects.values_list("alarm", "balance", "decided_at").get(account=account)
+        == state
+    )

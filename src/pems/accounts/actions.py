@@ -70,7 +70,8 @@ def lock_open(account: Account) -> Account:
     return locked
 
 
-def _in_site_currency(account: Account, amount: Money) -> None:
+def check_amount(account: Account, amount: Money) -> None:
+    """Refuse an amount that is not positive or not in the account's site currency."""
     currency = account.tenant.site.currency
     if amount.currency != currency:
         raise AccountActionError(
@@ -175,7 +176,7 @@ def recharge_locked(
     fee_ratio: Decimal = Decimal(0),
 ) -> Recharge:
     """:func:`recharge` for a caller whose transaction holds the account (``lock_open``)."""
-    _in_site_currency(locked, amount)
+    check_amount(locked, amount)
     split = split_top_up(amount, fee_ratio)
     site = locked.tenant.site
     wallet = chart.wallet_ref(locked)
@@ -208,7 +209,7 @@ def refund(
 ) -> Posted:
     """Pay unused credit back to the tenant; never more than the balance."""
     locked = lock_open(account)
-    _in_site_currency(locked, amount)
+    check_amount(locked, amount)
     wallet = chart.wallet_ref(locked)
     site = locked.tenant.site
     return post(

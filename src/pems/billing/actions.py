@@ -59,6 +59,7 @@ def sell(
     there, so they are held only for the final write and the commit.
     """
     locked = ledger_actions.lock_open(account)
+    ledger_actions.check_amount(locked, amount)  # before the policy decides on it
     reads = read_for_sale(locked, timezone.now(), idempotency_key)
     point = credit.meter_side_among(locked, reads.points)
     if point is None and not reads.replay:
