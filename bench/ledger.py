@@ -263,7 +263,8 @@ def bench_settle(points: int, per_point: int) -> None:
     from django.db import connection
 
     from pems.billing.settle_many import settle_prefetched
-    from pems.billing.settlement import prefetch, settle_point
+    from pems.billing.settlement import settle_point
+    from pems.billing.summaries import prefetch
     from pems.billing.tariffs import assign_tariff, create_tariff
     from pems.ledger.verify import ledger_problems
     from pems.metering.models import IntervalReading

@@ -184,8 +184,8 @@ def test_a_prefetch_of_many_points_charges_what_settling_each_alone_charges(monk
     """Two points on the TOU tariff and one on a flat tariff, their readings summarised by one
     query per tariff: each is charged what settling it on its own charges, to the cent, and a
     point whose cursor moved after the prefetch is settled from the database again."""
-    from pems.billing import settlement
-    from pems.billing.settlement import prefetch
+    from pems.billing import summaries as summaries_module
+    from pems.billing.summaries import prefetch
 
     shared_tou = None
 
@@ -213,7 +213,7 @@ def test_a_prefetch_of_many_points_charges_what_settling_each_alone_charges(monk
     def per_point_query(*args):
         raise AssertionError("a prefetched point was summarised again")
 
-    monkeypatch.setattr(settlement, "point_cells", per_point_query)
+    monkeypatch.setattr(summaries_module, "point_cells", per_point_query)
     charged = [settle_point(a, p, prefetched=summaries).amount for a, p in tenancies]
     assert charged == alone
     first, second, flat = (
@@ -240,7 +240,7 @@ def settled_and_undone(account, point):
 def test_a_tariff_assigned_after_the_prefetch_is_the_one_charged():
     """A tariff assigned from the cursor's instant, after the prefetch read the old one."""
     from pems.billing.models import SettlementCursor
-    from pems.billing.settlement import prefetch
+    from pems.billing.summaries import prefetch
 
     account, point = server_side_tenant("1.00")
     reading(point, 0, "100.000")
@@ -260,7 +260,7 @@ def test_an_offline_gap_is_split_by_the_meters_own_tou_registers(monkeypatch):
     boundaries: the database sums its registers per cell and the gap is charged by what the
     registers say, exactly as pricing every reading does; with and without a prefetch."""
     from pems.billing import settlement
-    from pems.billing.settlement import prefetch
+    from pems.billing.summaries import prefetch
     from pems.billing.tariffs import priced
     from pems.domain.pricing import MeterReading, intervals_from_readings, price
     from pems.domain.quantities import kwh
@@ -318,7 +318,7 @@ def test_settling_a_prefetch_in_chunks_charges_what_settling_each_alone_charges(
     the prefetch is left alone; a second run charges nothing."""
     from pems.accounts.actions import balance
     from pems.billing.settle_many import settle_prefetched
-    from pems.billing.settlement import prefetch
+    from pems.billing.summaries import prefetch
 
     tenancies = []
     for step in ["0.211", "0.093", "0.500"]:

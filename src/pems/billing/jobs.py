@@ -10,7 +10,8 @@ from django.db.models import F, Q
 from pems.accounts.models import Account
 from pems.billing.policy import apply_policy
 from pems.billing.settle_many import settle_prefetched
-from pems.billing.settlement import SettlementBlocked, prefetch, settle_account
+from pems.billing.settlement import SettlementBlocked, settle_account
+from pems.billing.summaries import prefetch
 from pems.domain.errors import DomainError
 from pems.inventory.choices import FeeControl
 

@@ -21,14 +21,11 @@ from pems.accounts.models import Account
 from pems.billing.models import AccountTariff, SettlementCursor
 from pems.billing.settlement import (
     CURSOR_FIELDS,
-    NotSummarisable,
-    Prefetch,
-    Summary,
     charge_entry,
     commit_without_waiting_for_disk,
     move,
-    price_summary,
 )
+from pems.billing.summaries import NotSummarisable, Prefetch, Summary, price_summary
 from pems.domain.errors import DomainError
 from pems.ledger.posting import IdempotencyConflict, NewEntry, post_many
 

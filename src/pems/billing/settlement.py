@@ -13,28 +13,30 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F
-from django.utils import timezone
 
 from pems.accounts.models import Account, AccountMeteringPoint
-from pems.billing.cells_sql import point_cells, points_cells
 from pems.billing.models import RESIDUE_PLACES, AccountTariff, SettlementCursor, Tariff
+from pems.billing.summaries import (
+    REGISTERS,
+    NotSummarisable,
+    Prefetch,
+    cycle_state,
+    meter_reading,
+    next_switch,
+    price_by_cells,
+    price_summary,
+)
 from pems.billing.tariffs import priced, tariff_at
-from pems.domain.cells import Cell, ClassCache, cells_from_readings, price_cells
 from pems.domain.charges import Charges
-from pems.domain.errors import UsageError
 from pems.domain.money import Money, round_money
 from pems.domain.pricing import MeterReading, intervals_from_readings, price
 from pems.domain.quantities import Quantity, Unit
-from pems.domain.segments import cut_points
-from pems.domain.tariff import Tariff as PricedTariff
 from pems.domain.tiers import CycleState
-from pems.domain.tou import Rate
 from pems.inventory.choices import FeeControl
 from pems.inventory.models import MeteringPoint
 from pems.ledger import chart
@@ -45,11 +47,6 @@ from pems.metering.models import IntervalReading, PointState
 #: Readings priced per run and point; a long offline gap is settled over several runs.
 BATCH = 2000
 RESIDUE_QUANTUM = Decimal(1).scaleb(-RESIDUE_PLACES)
-_REGISTERS = {"sharp": Rate.SHARP, "peak": Rate.PEAK, "flat": Rate.FLAT, "valley": Rate.VALLEY}
-
-
-class NotSummarisable(Exception):
-    """Per-cell summaries cannot price these readings; go reading by reading."""
 
 
 class SettlementBlocked(RuntimeError):
@@ -92,93 +89,6 @@ def settle_account(
     return results
 
 
-@dataclass(frozen=True)
-class Summary:
-    """One point's readings after ``after``, summarised by a query made for many points."""
-
-    after: datetime
-    assignment: AccountTariff
-    cells: list[Cell] | None
-    cuts: Sequence[datetime]
-    horizon: datetime
-    classes: ClassCache
-    latest: PointState | None
-
-
-@dataclass(frozen=True)
-class Prefetch:
-    """Per-cell summaries of many points' readings, read by one query per tariff.
-
-    :func:`prefetch` makes it before a settlement run; :func:`settle_point`
-    uses a point's summary only while the point's cursor and tariff are still
-    what they were, so a stale summary costs a query, never a wrong charge.
-    """
-
-    summaries: dict[int, Summary]  # by cursor id
-
-    def of(self, cursor: SettlementCursor) -> Summary | None:
-        """The cursor's summary, if the cursor is still where the summary starts."""
-        summary = self.summaries.get(cursor.pk)
-        return summary if summary is not None and summary.after == cursor.settled_until else None
-
-
-#: Cut points of a prefetch reach this far past now, for readings a fast meter clock dates ahead.
-_PREFETCH_HORIZON = timedelta(days=1)
-
-
-def prefetch(accounts: Sequence[Account]) -> Prefetch:
-    """Summarise the unsettled readings of the accounts' server-side points, by tariff.
-
-    Points whose cursor has a tariff change ahead are left out: they settle up
-    to the change point by point.
-    """
-    ids = [account.pk for account in accounts]
-    cursors = list(
-        SettlementCursor.objects.filter(
-            account_id__in=ids,
-            point__fee_control=FeeControl.SERVER_SIDE,
-            point__account_links__account_id=F("account_id"),
-            point__account_links__released_at__isnull=True,
-        )
-    )
-    assignments: dict[int, list[AccountTariff]] = {}
-    for row in AccountTariff.objects.filter(account_id__in=ids).select_related("tariff__site"):
-        assignments.setdefault(row.account_id, []).append(row)
-    states = {
-        state.point_id: state
-        for state in PointState.objects.filter(
-            point_id__in=[c.point_id for c in cursors], energy_total__isnull=False
-        )
-    }
-    # By tariff: each due cursor with the assignment it is priced under.
-    groups: dict[int, dict[SettlementCursor, AccountTariff]] = {}
-    for cursor in cursors:
-        rows = assignments.get(cursor.account_id, [])
-        if any(row.effective_from > cursor.settled_until for row in rows):
-            continue  # a tariff change ahead
-        current = max(rows, key=lambda row: row.effective_from, default=None)
-        if current is not None:
-            groups.setdefault(current.tariff_id, {})[cursor] = current
-    summaries = {}
-    horizon = timezone.now() + _PREFETCH_HORIZON
-    for due in groups.values():
-        tariff = priced(next(iter(due.values())).tariff)
-        cuts = cut_points(min(c.settled_until for c in due), horizon, tariff)
-        cells = points_cells({c.point_id: c.settled_until for c in due}, cuts)
-        classes: ClassCache = {}
-        for cursor, assignment in due.items():
-            summaries[cursor.pk] = Summary(
-                cursor.settled_until,
-                assignment,
-                cells[cursor.point_id],
-                cuts,
-                horizon,
-                classes,
-                states.get(cursor.point_id),
-            )
-    return Prefetch(summaries)
-
-
 @transaction.atomic
 def settle_point(
     account: Account,
@@ -200,7 +110,7 @@ def settle_point(
         by_cells = (
             price_summary(cursor, tariff_row, summary)
             if summary is not None
-            else _price_by_cells(cursor, locked, tariff_row)
+            else price_by_cells(cursor, locked, tariff_row)
         )
     except NotSummarisable:
         pass  # reading by reading, stopping where a total falls
@@ -229,7 +139,7 @@ def charge_up_to(
     settled = _charge(
         locked,
         cursor,
-        [*(_reading(r.read_at, r, unit, "energy_") for r in rows), final],
+        [*(meter_reading(r.read_at, r, unit, "energy_") for r in rows), final],
         tariff_row,
         actor,
     )
@@ -281,23 +191,15 @@ def _charge(
     """Price readings after the cursor, post the charge, advance the cursor."""
     tariff = priced(tariff_row)
     history = _up_to_backwards_step(
-        [_reading(cursor.settled_until, cursor, tariff.unit, "last_"), *readings]
+        [meter_reading(cursor.settled_until, cursor, tariff.unit, "last_"), *readings]
     )
     if len(history) < 2:
         raise SettlementBlocked(
             f"point {cursor.point_id}: total went backwards after "
             f"{cursor.settled_until.isoformat()}; record the meter replacement or rollover"
         )
-    charges = price(intervals_from_readings(history), tariff, _cycle(cursor, tariff.unit))
+    charges = price(intervals_from_readings(history), tariff, cycle_state(cursor, tariff.unit))
     return _post(account, cursor, tariff_row, charges, history[-1], actor)
-
-
-def _cycle(cursor: SettlementCursor, unit: Unit) -> CycleState | None:
-    return (
-        CycleState(cursor.cycle_start, Quantity(cursor.cycle_used, unit))
-        if cursor.cycle_start
-        else None
-    )
 
 
 def _post(
@@ -363,108 +265,12 @@ def charge_entry(
     return entry, amount, exact - amount.amount
 
 
-def _price_by_cells(
-    cursor: SettlementCursor, account: Account, tariff_row: Tariff
-) -> tuple[Charges, MeterReading] | None:
-    """Price every reading after the cursor from per-cell summaries (pems.domain.cells).
-
-    None when there is nothing new. Raises NotSummarisable when the summaries
-    cannot be trusted (a total falls at a cell edge, registers come and go).
-    """
-    tariff = priced(tariff_row)
-    switch = _next_switch(account, cursor)
-    until = None
-    if switch is not None:
-        # Up to the first reading at or after the switch; the next run goes on from there.
-        until = (
-            IntervalReading.objects.filter(point_id=cursor.point_id, read_at__gte=switch)
-            .order_by("read_at")
-            .values_list("read_at", flat=True)
-            .first()
-        )
-    latest = PointState.objects.filter(
-        point_id=cursor.point_id, read_at__gt=cursor.settled_until, energy_total__isnull=False
-    ).first()
-    if latest is not None and switch is not None and latest.read_at > switch:
-        latest = None
-    newest = (
-        IntervalReading.objects.filter(point_id=cursor.point_id, read_at__gt=cursor.settled_until)
-        .order_by("-read_at")
-        .values_list("read_at", flat=True)
-        .first()
-    )
-    ends = [until or newest, latest.read_at if latest else None]
-    if not any(ends):
-        return None
-    end = max(filter(None, ends))
-    cuts = cut_points(cursor.settled_until, end + timedelta(seconds=1), tariff)
-    cells = point_cells(cursor.point_id, cursor.settled_until, until, cuts)
-    if cells is None:
-        raise NotSummarisable
-    return _price_cells(cursor, tariff, cells, cuts, latest)
-
-
-def price_summary(
-    cursor: SettlementCursor, tariff_row: Tariff, summary: Summary
-) -> tuple[Charges, MeterReading] | None:
-    """:func:`_price_by_cells` from a prefetched summary, without a query."""
-    if summary.cells is None:
-        raise NotSummarisable
-    latest = summary.latest
-    if latest is not None and latest.read_at is not None and latest.read_at <= cursor.settled_until:
-        latest = None
-    ends = [cell.last_at for cell in summary.cells[-1:]]
-    if latest is not None and latest.read_at is not None:
-        ends.append(latest.read_at)
-    if ends and max(ends) >= summary.horizon:
-        raise NotSummarisable  # past the last cut point the prefetch looked up
-    tariff = priced(tariff_row)
-    return _price_cells(cursor, tariff, list(summary.cells), summary.cuts, latest, summary.classes)
-
-
-def _price_cells(
-    cursor: SettlementCursor,
-    tariff: PricedTariff,
-    cells: list[Cell],
-    cuts: Sequence[datetime],
-    latest: PointState | None,
-    classes: ClassCache | None = None,
-) -> tuple[Charges, MeterReading] | None:
-    if latest is not None and (not cells or latest.read_at > cells[-1].last_at):
-        # The latest reading between interval rows: balances follow the meter within a sweep.
-        cells.extend(
-            cells_from_readings([_reading(latest.read_at, latest, tariff.unit, "energy_")], cuts)
-        )
-    if not cells:
-        return None
-    start = _reading(cursor.settled_until, cursor, tariff.unit, "last_")
-    try:
-        charges = price_cells(
-            start, cells, cuts, tariff, _cycle(cursor, tariff.unit), classes=classes
-        )
-    except UsageError as error:
-        raise NotSummarisable from error
-    last = cells[-1]
-    registers = {rate: Quantity(value, tariff.unit) for rate, value in last.last_registers.items()}
-    return charges, MeterReading(last.last_at, Quantity(last.last_total, tariff.unit), registers)
-
-
 def _assigned_since(account: Account, assignment: AccountTariff) -> bool:
     """Whether another tariff assignment starts at or after ``assignment``'s start."""
     return (
         AccountTariff.objects.filter(account=account, effective_from__gte=assignment.effective_from)
         .exclude(pk=assignment.pk)
         .exists()
-    )
-
-
-def _next_switch(account: Account, cursor: SettlementCursor) -> datetime | None:
-    """When the account's next tariff assignment after the cursor takes effect."""
-    return (
-        AccountTariff.objects.filter(account=account, effective_from__gt=cursor.settled_until)
-        .order_by("effective_from")
-        .values_list("effective_from", flat=True)
-        .first()
     )
 
 
@@ -489,7 +295,7 @@ def _open_cursor(account: Account, point: MeteringPoint) -> None:
         account=account,
         point=point,
         settled_until=base.read_at,
-        **{f"last_{name}": getattr(base, f"energy_{name}") for name in ["total", *_REGISTERS]},
+        **{f"last_{name}": getattr(base, f"energy_{name}") for name in ["total", *REGISTERS]},
     )
 
 
@@ -499,10 +305,10 @@ def _readings_to_price(
     rows = IntervalReading.objects.filter(
         point_id=cursor.point_id, read_at__gt=cursor.settled_until
     ).order_by("read_at")
-    switch = _next_switch(account, cursor)
+    switch = next_switch(account, cursor)
     chosen: list[MeterReading] = []
     for row in rows[:BATCH]:
-        chosen.append(_reading(row.read_at, row, unit, "energy_"))
+        chosen.append(meter_reading(row.read_at, row, unit, "energy_"))
         if switch is not None and row.read_at >= switch:
             return chosen  # the next run prices from here under the new tariff
     if len(chosen) < BATCH:
@@ -514,17 +320,8 @@ def _readings_to_price(
             energy_total__isnull=False,
         ).first()
         if latest is not None and (switch is None or latest.read_at <= switch):
-            chosen.append(_reading(latest.read_at, latest, unit, "energy_"))
+            chosen.append(meter_reading(latest.read_at, latest, unit, "energy_"))
     return chosen
-
-
-def _reading(at: datetime, source: Any, unit: Unit, prefix: str) -> MeterReading:
-    registers = {
-        rate: Quantity(value, unit)
-        for name, rate in _REGISTERS.items()
-        if (value := getattr(source, f"{prefix}{name}")) is not None
-    }
-    return MeterReading(at, Quantity(getattr(source, f"{prefix}total"), unit), registers)
 
 
 def _up_to_backwards_step(history: Sequence[MeterReading]) -> list[MeterReading]:
@@ -540,7 +337,7 @@ def _up_to_backwards_step(history: Sequence[MeterReading]) -> list[MeterReading]
 CURSOR_FIELDS = [
     "settled_until",
     "last_total",
-    *(f"last_{name}" for name in _REGISTERS),
+    *(f"last_{name}" for name in REGISTERS),
     "cycle_start",
     "cycle_used",
     "residue",
@@ -553,7 +350,7 @@ def move(
     """Set the cursor to ``last`` (not saved): where the next settlement starts."""
     cursor.settled_until = last.at
     cursor.last_total = last.total.amount
-    for name, rate in _REGISTERS.items():
+    for name, rate in REGISTERS.items():
         register = last.registers.get(rate)
         setattr(cursor, f"last_{name}", register.amount if register else None)
     if cycle is not None:
