@@ -2,6 +2,7 @@
 
     python bench/ledger.py recharge [--action recharge|sell] [--processes 4] [--sites 1]
                                     [--seconds 10] [--threads 8] [--rate 100]
+                                    [--fee-control server-side|meter-side]
     python bench/ledger.py settle [--points 100] [--readings-per-point 10000]
     python bench/ledger.py trip-latency [--accounts 242] [--loop 0.5]
 
@@ -60,7 +61,7 @@ holiday = "normal"
 """
 
 
-def make_accounts(count: int, label: str):
+def make_accounts(count: int, label: str, fee_control: str = "server-side"):
     from pems.accounts import actions
     from pems.inventory.models import Gateway, Meter, MeteringPoint, MeterModel, Site
     from pems.inventory.models.catalogue import sync_catalogue
@@ -84,7 +85,7 @@ def make_accounts(count: int, label: str):
         meter = Meter.objects.create(
             gateway=gateway, address=n % 200 + 1, number=f"{site.pk:04d}{n:08d}", model=model
         )
-        point = MeteringPoint.objects.create(meter=meter, phases=3, fee_control="server-side")
+        point = MeteringPoint.objects.create(meter=meter, phases=3, fee_control=fee_control)
         tenant = Tenant.objects.create(site=site, name=f"t{n}", mobile="13800138000")
         accounts.append(actions.open_account(tenant, [point], actor="bench"))
     return site, accounts
@@ -94,7 +95,9 @@ _ACCOUNTS: list = []  # per worker: the accounts it sells to; set before the wor
 _CASHIER: list = []
 
 
-def _cashier_accounts(per_worker: int, workers: int, sites: int, action: str) -> list[list]:
+def _cashier_accounts(
+    per_worker: int, workers: int, sites: int, action: str, fee_control: str
+) -> list[list]:
     """``workers`` lists of accounts; worker w sells on site w % sites (one plaza by default).
 
     ``sell`` accounts pay under a flat tariff with a 2 % service fee, so each sale
@@ -105,7 +108,7 @@ def _cashier_accounts(per_worker: int, workers: int, sites: int, action: str) ->
     per_site = per_worker * -(-workers // sites)
     pools = []
     for _ in range(sites):
-        site, accounts = make_accounts(per_site, action)
+        site, accounts = make_accounts(per_site, action, fee_control)
         if action == "sell":
             tariff = create_tariff(site, "flat", FLAT_WITH_FEE, "bench")
             for account in accounts:
@@ -178,13 +181,19 @@ def _box_busy() -> tuple[int, int]:
 
 
 def bench_recharge(
-    action: str, seconds: float, processes: int, threads: int, rate: float, sites: int
+    action: str,
+    seconds: float,
+    processes: int,
+    threads: int,
+    rate: float,
+    sites: int,
+    fee_control: str,
 ) -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
 
     _CASHIER[:] = [get_user_model().objects.get_or_create(username="bench-cashier")[0]]
-    _ACCOUNTS[:] = _cashier_accounts(4, max(processes, 1), sites, action)
+    _ACCOUNTS[:] = _cashier_accounts(4, max(processes, 1), sites, action, fee_control)
     print(f"{action}: {_statements_per_call(action)} SQL statements per call")
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     # Processes, as gunicorn serves the API: threads alone share one core (the GIL).
@@ -414,6 +423,9 @@ def main() -> None:
     recharge.add_argument("--rate", type=float, default=100)
     recharge.add_argument("--action", choices=["recharge", "sell"], default="recharge")
     recharge.add_argument("--sites", type=int, default=1)
+    recharge.add_argument(
+        "--fee-control", choices=["server-side", "meter-side"], default="server-side"
+    )
     settle = sub.add_parser("settle")
     settle.add_argument("--points", type=int, default=100)
     settle.add_argument("--readings-per-point", type=int, default=10_000)
@@ -426,7 +438,13 @@ def main() -> None:
     print(f"database: {url}")
     if args.what == "recharge":
         bench_recharge(
-            args.action, args.seconds, args.processes, args.threads, args.rate, args.sites
+            args.action,
+            args.seconds,
+            args.processes,
+            args.threads,
+            args.rate,
+            args.sites,
+            args.fee_control,
         )
     elif args.what == "trip-latency":
         bench_trip_latency(args.accounts, args.loop, args.trials)
