@@ -7,11 +7,14 @@ tests commit their data (``transaction=True``).
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import translation
 
 from pems.audit.models import AuditEvent
 from pems.inventory.models import Meter
@@ -52,6 +55,14 @@ def upload(client, site, body: bytes, name: str = "plaza.csv", dry_run: bool = F
     return b"".join(response.streaming_content).decode()
 
 
+def csv_bytes(rows: list[dict[str, str]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
 def test_check_then_import_the_plaza_with_progress(manager, plaza_sheet):
     client, site = manager
     checked = upload(client, site, plaza_sheet, dry_run=True)
@@ -72,11 +83,7 @@ def test_a_bad_sheet_lists_rows_and_columns_and_writes_nothing(manager, plaza_sh
     rows = list(csv.DictReader(io.StringIO(plaza_sheet.decode("utf-8-sig"))))
     rows[3]["meter_address"] = rows[2]["meter_address"]  # two meters on one address
     rows[5]["gateway_port"] = "99999"
-    out = io.StringIO()
-    writer = csv.DictWriter(out, list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    page = upload(client, site, out.getvalue().encode())
+    page = upload(client, site, csv_bytes(rows))
     assert 'id="import-failed"' in page
     assert "<td>meter_address</td>" in page
     assert "<td>gateway_port</td>" in page
@@ -111,8 +118,6 @@ def test_only_people_who_edit_inventory_may_import(client, db):
 )
 def test_the_imports_messages_are_in_the_pages_language(manager, plaza_sheet, language, expected):
     """The import runs in a worker thread, which must speak the person's language too."""
-    from django.utils import translation
-
     client, _ = manager
     elsewhere = factories.SiteFactory(name="Elsewhere")
     client.force_login(factories.staff_user("manager", elsewhere))
@@ -125,6 +130,47 @@ def test_the_imports_messages_are_in_the_pages_language(manager, plaza_sheet, la
         ) % {"sheet": "Plaza", "site": "Elsewhere"}
     assert expected in message
     assert message in page.replace("&quot;", '"').replace("&#x27;", "'")
+
+
+#: (row, column, Simplified Chinese, English) of the problems the test below puts in a sheet.
+PROBLEMS = [
+    (
+        5,
+        "meter_address",
+        "表地址 3 在网关“GW-S1”上已被第 4 行使用",
+        "address 3 is already used on gateway 'GW-S1' by row 4",
+    ),
+    (7, "gateway_port", "99999 超出范围 1–65535", "99999 is outside 1–65535"),
+    (8, "gateway_host", "“1 号<房>”包含空格", "'1 号<房>' contains spaces"),
+    (9, "area", "不能为空", "is required"),
+]
+
+
+@pytest.mark.parametrize(
+    ("language", "index", "elsewhere"), [("zh-hans", 2, "en"), ("en", 3, "zh-hans")]
+)
+def test_a_bad_sheets_problems_are_in_the_persons_language(
+    manager, plaza_sheet, language, index, elsewhere
+):
+    """Read while the thread speaks another language: the page keeps the person's."""
+    client, site = manager
+    rows = list(csv.DictReader(io.StringIO(plaza_sheet.decode("utf-8-sig"))))
+    rows[3]["meter_address"] = rows[2]["meter_address"]
+    rows[5]["gateway_port"] = "99999"
+    rows[6]["gateway_host"] = "1 号<房>"  # a value is shown as it is (escaped, not altered)
+    rows[7]["area"] = ""
+    client.cookies["django_language"] = language
+    response = client.post(
+        reverse("console:import"),
+        {"site": site.pk, "sheet": SimpleUploadedFile("bad.csv", csv_bytes(rows)), "reason": "r"},
+    )
+    with translation.override(elsewhere):
+        page = b"".join(response.streaming_content).decode()
+    shown = re.findall(r'<tr><td class="num">(\d+)</td><td>(\w+)</td><td>(.*?)</td></tr>', page)
+    assert [(int(row), column, html.unescape(text)) for row, column, text in shown] == [
+        (p[0], p[1], p[index]) for p in PROBLEMS
+    ]
+    assert ("发现 4 个问题" in page) is (language == "zh-hans")
 
 
 def test_a_person_with_one_site_finds_it_chosen(manager):

@@ -32,11 +32,14 @@ class Progress:
 
 
 def import_with_progress(
-    sheet: IO[bytes], site: Site, actor: Any, *, dry_run: bool, reason: str
+    sheet: IO[bytes], site: Site, actor: Any, *, dry_run: bool, reason: str, language: str
 ) -> Iterator[Progress | ImportReport]:
-    """Yield progress (at most once per percent), then the report; re-raise the importer's crash."""
+    """Yield progress (at most once per percent), then the report; re-raise the importer's crash.
+
+    The import speaks ``language``: a thread starts in the default language, and
+    this generator first runs as the response streams, after the request's handling.
+    """
     events: queue.Queue[Progress | ImportReport | BaseException] = queue.Queue()
-    language = translation.get_language()  # a thread starts in the default language
 
     def work() -> None:
         try:

@@ -14,7 +14,7 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
-from pems.siteplan.errors import SheetError, SheetIssue
+from pems.siteplan.errors import SheetError, SheetIssue, gettext_noop
 from pems.siteplan.model import (
     AreaKind,
     Circuit,
@@ -168,9 +168,11 @@ def scale_plan(
 ) -> SitePlan:
     """``gateways`` buses × ``meters_per_gateway`` DTSY1352-NK meters (addresses 1…M)."""
     if not 1 <= meters_per_gateway <= 247 or gateways < 1:
-        raise ValueError("a scale plan needs ≥ 1 gateway and 1–247 meters per gateway")
+        raise ValueError(
+            gettext_noop("a scale plan needs ≥ 1 gateway and 1–247 meters per gateway")
+        )
     if protocol is Protocol.DLT645_OVER_TCP:
-        raise ValueError("scale plans are Modbus; use a sheet for DL/T 645 at scale")
+        raise ValueError(gettext_noop("scale plans are Modbus; use a sheet for DL/T 645 at scale"))
     plan = []
     for g in range(gateways):
         location = Location(AreaKind.BUILDING, f"Building {g // 100 + 1}", f"{g % 100 + 1}F")
@@ -218,12 +220,13 @@ def load_plan(spec: str, host: str = DEFAULT_HOST, base_port: int = DEFAULT_BASE
         try:
             return scale_plan(int(match[1]), int(match[2]), host, base_port)
         except ValueError as exc:
-            raise SheetError([SheetIssue(0, None, str(exc))]) from exc
+            raise SheetError([SheetIssue(0, None, str(exc))]) from exc  # its text is marked
     path = Path(spec)
     if path.suffix.lower() in {".csv", ".xlsx"}:
         if not path.is_file():
-            raise SheetError([SheetIssue(0, None, f"{spec}: no such file")])
+            raise SheetError(
+                [SheetIssue.of(0, None, gettext_noop("%(spec)s: no such file"), spec=spec)]
+            )
         return read_sheet(path)
-    raise SheetError(
-        [SheetIssue(0, None, f"{spec!r} is not plaza, mixed, scale:GxM or a .csv/.xlsx file")]
-    )
+    template = gettext_noop("'%(spec)s' is not plaza, mixed, scale:GxM or a .csv/.xlsx file")
+    raise SheetError([SheetIssue.of(0, None, template, spec=spec)])

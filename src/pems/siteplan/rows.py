@@ -10,7 +10,7 @@ from typing import TypeVar
 
 from pems.siteplan.catalogue import model_info
 from pems.siteplan.columns import BAUD_RATES
-from pems.siteplan.errors import SheetIssue
+from pems.siteplan.errors import Param, SheetIssue, gettext_noop
 from pems.siteplan.model import (
     AreaKind,
     Circuit,
@@ -33,6 +33,7 @@ MAX_MONEY = Decimal("99999999.99")
 DLT645_BROADCAST = 999_999_999_999
 
 _PARITY_WORDS = {"none": "N", "even": "E", "odd": "O"}
+_NOT_ONE_OF = gettext_noop("'%(value)s' is not one of: %(allowed)s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,16 +55,16 @@ class RowReader:
         self._issues = issues
         self.failed = False
 
-    def problem(self, column: str, message: str) -> None:
-        """Record a problem in ``column`` of this row."""
+    def problem(self, column: str, template: str, /, **params: Param) -> None:
+        """Record a problem in ``column`` of this row (a marked template and its values)."""
         self.failed = True
-        self._issues.append(SheetIssue(self.number, column, message))
+        self._issues.append(SheetIssue.of(self.number, column, template, **params))
 
     def text(self, column: str, *, required: bool = True) -> str:
         """The stripped cell text; blank is a problem when required."""
         value = self._cells.get(column, "").strip()
         if required and not value:
-            self.problem(column, "is required")
+            self.problem(column, gettext_noop("is required"))
         return value
 
     def integer(self, column: str, low: int, high: int, *, default: int | None = None) -> int:
@@ -72,11 +73,17 @@ class RowReader:
         if not raw:
             return default if default is not None else low
         if not raw.isdigit():
-            self.problem(column, f"{raw!r} is not a whole number")
+            self.problem(column, gettext_noop("'%(value)s' is not a whole number"), value=raw)
             return low
         value = int(raw)
         if not low <= value <= high:
-            self.problem(column, f"{value} is outside {low}–{high}")
+            self.problem(
+                column,
+                gettext_noop("%(value)s is outside %(low)s–%(high)s"),
+                value=value,
+                low=low,
+                high=high,
+            )
         return value
 
     def decimal(self, column: str, places: int, *, default: Decimal | None = None) -> Decimal:
@@ -88,13 +95,23 @@ class RowReader:
         try:
             value = Decimal(raw)
         except InvalidOperation:
-            self.problem(column, f"{raw!r} is not a number")
+            self.problem(column, gettext_noop("'%(value)s' is not a number"), value=raw)
             return Decimal(0)
         if not value.is_finite() or value < 0 or value > MAX_MONEY:
-            self.problem(column, f"{raw} must be between 0 and {MAX_MONEY}")
+            self.problem(
+                column,
+                gettext_noop("%(value)s must be between 0 and %(max)s"),
+                value=raw,
+                max=MAX_MONEY,
+            )
             return Decimal(0)
         if value != value.quantize(exponent):
-            self.problem(column, f"{raw} has more than {places} decimal places")
+            self.problem(
+                column,
+                gettext_noop("%(value)s has more than %(places)s decimal places"),
+                value=raw,
+                places=places,
+            )
             return Decimal(0)
         return value.quantize(exponent)
 
@@ -108,14 +125,19 @@ class RowReader:
                 return member
         allowed = ", ".join(m.value for m in enum)
         if raw:
-            self.problem(column, f"{raw!r} is not one of: {allowed}")
+            self.problem(column, _NOT_ONE_OF, value=raw, allowed=allowed)
         return next(iter(enum))
 
     def digits(self, column: str, width: int) -> str:
         """Up to ``width`` decimal digits, zero-padded (Excel drops leading zeros)."""
         raw = self.text(column)
         if raw and (not raw.isdigit() or len(raw) > width):
-            self.problem(column, f"{raw!r} must be 1–{width} digits")
+            self.problem(
+                column,
+                gettext_noop("'%(value)s' must be 1–%(width)s digits"),
+                value=raw,
+                width=width,
+            )
         return raw.zfill(width)
 
 
@@ -136,11 +158,17 @@ def _gateway(row: RowReader) -> Gateway:
         if letter in {p.value for p in Parity}:
             parity = Parity(letter)
         else:
-            row.problem("parity", f"{parity_raw!r} is not one of: N, E, O (none, even, odd)")
+            row.problem(
+                "parity", _NOT_ONE_OF, value=parity_raw, allowed="N, E, O (none, even, odd)"
+            )
     baud = row.integer("baud", 1, 1_000_000, default=9600)
     if baud not in BAUD_RATES:
+        rates = ", ".join(map(str, sorted(BAUD_RATES)))
         row.problem(
-            "baud", f"{baud} is not a standard rate ({', '.join(map(str, sorted(BAUD_RATES)))})"
+            "baud",
+            gettext_noop("%(value)s is not a standard rate (%(rates)s)"),
+            value=baud,
+            rates=rates,
         )
     serial = SerialSettings(
         baud=baud,
@@ -150,7 +178,7 @@ def _gateway(row: RowReader) -> Gateway:
     )
     host = row.text("gateway_host")
     if any(ch.isspace() for ch in host):
-        row.problem("gateway_host", f"{host!r} contains spaces")
+        row.problem("gateway_host", gettext_noop("'%(value)s' contains spaces"), value=host)
     return Gateway(
         code=row.text("gateway"),
         host=host,
@@ -164,11 +192,20 @@ def _meter(row: RowReader, protocol: Protocol) -> MeterPoint:
     model = row.choice("model", ModelCode)
     info = model_info(model)
     if row.text("model", required=False) and (info.protocol == "dlt645") == protocol.is_modbus:
-        row.problem("model", f"{model.value} cannot be on a {protocol.value} gateway")
+        row.problem(
+            "model",
+            gettext_noop("%(model)s cannot be on a %(protocol)s gateway"),
+            model=model.value,
+            protocol=protocol.value,
+        )
     address = row.integer("meter_address", 1, 247) if protocol.is_modbus else _dlt645_address(row)
     fee_control = row.choice("fee_control", FeeControl)
     if fee_control is FeeControl.METER_SIDE and not info.meter_side:
-        row.problem("fee_control", f"{model.value} cannot hold credit: use server-side")
+        row.problem(
+            "fee_control",
+            gettext_noop("%(model)s cannot hold credit: use server-side"),
+            model=model.value,
+        )
     flat = row.decimal("price_flat", PRICE_PLACES)
     prices = Prices(
         sharp=row.decimal("price_sharp", PRICE_PLACES, default=flat),
@@ -179,17 +216,28 @@ def _meter(row: RowReader, protocol: Protocol) -> MeterPoint:
     alarm1 = row.decimal("alarm1_threshold", MONEY_PLACES, default=Decimal(50))
     alarm2 = row.decimal("alarm2_threshold", MONEY_PLACES, default=Decimal(20))
     if alarm2 > alarm1:
-        row.problem("alarm2_threshold", f"{alarm2} is above alarm1_threshold {alarm1}")
+        row.problem(
+            "alarm2_threshold",
+            gettext_noop("%(value)s is above alarm1_threshold %(alarm1)s"),
+            value=alarm2,
+            alarm1=alarm1,
+        )
     credit = row.decimal("initial_credit", MONEY_PLACES, default=Decimal(0))
     hoarding = None
     if row.text("hoarding_limit", required=False):
         hoarding = row.decimal("hoarding_limit", MONEY_PLACES)
         if hoarding < credit:
-            row.problem("hoarding_limit", f"{hoarding} is below initial_credit {credit}")
+            row.problem(
+                "hoarding_limit",
+                gettext_noop("%(value)s is below initial_credit %(credit)s"),
+                value=hoarding,
+                credit=credit,
+            )
     meter_number = row.digits("meter_number", 12)
     if not protocol.is_modbus and address and meter_number != f"{address:012d}":
         row.problem(
-            "meter_number", "must equal meter_address: a DL/T 645 meter is known by its address"
+            "meter_number",
+            gettext_noop("must equal meter_address: a DL/T 645 meter is known by its address"),
         )
     return MeterPoint(
         address=address,
@@ -219,11 +267,17 @@ def _dlt645_address(row: RowReader) -> int:
     if not raw:
         return 0
     if not raw.isdigit() or len(raw) > 12:
-        row.problem("meter_address", f"{raw!r} must be a DL/T 645 address of 1–12 digits")
+        row.problem(
+            "meter_address",
+            gettext_noop("'%(value)s' must be a DL/T 645 address of 1–12 digits"),
+            value=raw,
+        )
         return 0
     value = int(raw)
     if value in {0, DLT645_BROADCAST}:
-        row.problem("meter_address", f"{raw} is a reserved DL/T 645 address")
+        row.problem(
+            "meter_address", gettext_noop("%(value)s is a reserved DL/T 645 address"), value=raw
+        )
     return value
 
 
@@ -232,7 +286,7 @@ def _circuit(row: RowReader, *, circuits: bool) -> Circuit | None:
     if not circuits:
         for column in columns:
             if row.text(column, required=False):
-                row.problem(column, "is only for ADF300 circuits; leave it blank")
+                row.problem(column, gettext_noop("is only for ADF300 circuits; leave it blank"))
         return None
     return Circuit(
         box=row.text("box"),
@@ -244,5 +298,5 @@ def _circuit(row: RowReader, *, circuits: bool) -> Circuit | None:
 def _phases(row: RowReader) -> int:
     phases = row.integer("phases", 1, 3)
     if phases == 2:
-        row.problem("phases", "must be 1 or 3")
+        row.problem("phases", gettext_noop("must be 1 or 3"))
     return phases

@@ -23,7 +23,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 
 from pems.siteplan.columns import COLUMNS, NUMERIC_COLUMNS, gateway_cells
-from pems.siteplan.errors import SheetError, SheetIssue
+from pems.siteplan.errors import SheetError, SheetIssue, gettext_noop
 from pems.siteplan.model import Gateway, MeterPoint, SitePlan
 from pems.siteplan.validate import build_plan, check_header
 
@@ -71,8 +71,9 @@ def read_xlsx(path: Path) -> SitePlan:
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except (OSError, ValueError, KeyError, BadZipFile, InvalidFileException) as exc:
+        template = gettext_noop("%(name)s is not a readable .xlsx file: %(error)s")
         raise SheetError(
-            [SheetIssue(0, None, f"{path.name} is not a readable .xlsx file: {exc}")]
+            [SheetIssue.of(0, None, template, name=path.name, error=str(exc))]
         ) from exc
     try:
         sheet = workbook.worksheets[0]
@@ -178,7 +179,8 @@ def _cell_text(value: object) -> str:
 def _suffix(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in _SUFFIXES:
-        raise SheetError([SheetIssue(0, None, f"{path.name}: use a .csv or .xlsx file")])
+        template = gettext_noop("%(name)s: use a .csv or .xlsx file")
+        raise SheetError([SheetIssue.of(0, None, template, name=path.name)])
     return suffix
 
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from pems.siteplan.catalogue import CIRCUIT_LIMITS
 from pems.siteplan.columns import COLUMNS, GATEWAY_COLUMNS, gateway_cells
-from pems.siteplan.errors import SheetError, SheetIssue
+from pems.siteplan.errors import SheetError, SheetIssue, gettext_noop
 from pems.siteplan.model import Circuit, Gateway, SitePlan
 from pems.siteplan.rows import ParsedRow, parse_row
 
@@ -19,13 +19,13 @@ def check_header(header: Sequence[str]) -> list[SheetIssue]:
     seen: set[str] = set()
     for name in header:
         if name in seen:
-            issues.append(SheetIssue(1, name, "appears twice in the header"))
+            issues.append(SheetIssue(1, name, gettext_noop("appears twice in the header")))
         elif name not in COLUMNS:
-            issues.append(SheetIssue(1, name or "(blank)", "is not a known column"))
+            issues.append(SheetIssue(1, name or "(blank)", gettext_noop("is not a known column")))
         seen.add(name)
     for name in COLUMNS:
         if name not in seen:
-            issues.append(SheetIssue(1, name, "is missing from the header"))
+            issues.append(SheetIssue(1, name, gettext_noop("is missing from the header")))
     return issues
 
 
@@ -34,7 +34,7 @@ def build_plan(rows: Iterable[tuple[int, Mapping[str, str]]]) -> SitePlan:
     issues: list[SheetIssue] = []
     parsed = [p for number, cells in rows if (p := parse_row(number, cells, issues))]
     if not parsed and not issues:
-        issues.append(SheetIssue(0, None, "the sheet has no metering points"))
+        issues.append(SheetIssue(0, None, gettext_noop("the sheet has no metering points")))
     if parsed:
         _check_site(parsed, issues)
         gateways = _check_gateways(parsed, issues)
@@ -65,11 +65,16 @@ def _check_site(rows: list[ParsedRow], issues: list[SheetIssue]) -> None:
     for row in rows[1:]:
         if row.site != first.site:
             issues.append(
-                SheetIssue(
+                SheetIssue.of(
                     row.number,
                     "site",
-                    f"{row.site!r} differs from {first.site!r} on "
-                    f"row {first.number}: one sheet describes one site",
+                    gettext_noop(
+                        "'%(value)s' differs from '%(first)s' on row %(row)s: "
+                        "one sheet describes one site"
+                    ),
+                    value=row.site,
+                    first=first.site,
+                    row=first.number,
                 )
             )
 
@@ -85,11 +90,16 @@ def _check_gateways(rows: list[ParsedRow], issues: list[SheetIssue]) -> dict[str
             endpoint = (row.gateway.host, row.gateway.port)
             if (other := endpoints.setdefault(endpoint, row)) is not row:
                 issues.append(
-                    SheetIssue(
+                    SheetIssue.of(
                         row.number,
                         "gateway_port",
-                        f"{endpoint[0]}:{endpoint[1]} is already gateway "
-                        f"{other.gateway.code!r} (row {other.number})",
+                        gettext_noop(
+                            "%(host)s:%(port)s is already gateway '%(gateway)s' (row %(row)s)"
+                        ),
+                        host=endpoint[0],
+                        port=endpoint[1],
+                        gateway=other.gateway.code,
+                        row=other.number,
                     )
                 )
             continue
@@ -97,11 +107,17 @@ def _check_gateways(rows: list[ParsedRow], issues: list[SheetIssue]) -> dict[str
         for column in GATEWAY_COLUMNS:
             if expected[column] != actual[column]:
                 issues.append(
-                    SheetIssue(
+                    SheetIssue.of(
                         row.number,
                         column,
-                        f"{actual[column]} differs from {expected[column]} on row "
-                        f"{first[code].number} for gateway {code!r}",
+                        gettext_noop(
+                            "%(value)s differs from %(expected)s on row %(row)s "
+                            "for gateway '%(gateway)s'"
+                        ),
+                        value=actual[column],
+                        expected=expected[column],
+                        row=first[code].number,
+                        gateway=code,
                     )
                 )
     return {code: row.gateway for code, row in first.items()}
@@ -113,11 +129,16 @@ def _check_addresses(rows: list[ParsedRow], issues: list[SheetIssue]) -> None:
         key = (row.gateway.code, row.meter.address)
         if (other := seen.setdefault(key, row)) is not row:
             issues.append(
-                SheetIssue(
+                SheetIssue.of(
                     row.number,
                     "meter_address",
-                    f"address {row.meter.address_text(row.gateway.protocol)} is already "
-                    f"used on gateway {key[0]!r} by row {other.number}",
+                    gettext_noop(
+                        "address %(address)s is already used on gateway '%(gateway)s' "
+                        "by row %(row)s"
+                    ),
+                    address=row.meter.address_text(row.gateway.protocol),
+                    gateway=key[0],
+                    row=other.number,
                 )
             )
 
@@ -128,8 +149,12 @@ def _check_meter_numbers(rows: list[ParsedRow], issues: list[SheetIssue]) -> Non
         number = row.meter.meter_number
         if (other := seen.setdefault(number, row)) is not row:
             issues.append(
-                SheetIssue(
-                    row.number, "meter_number", f"{number} is already used by row {other.number}"
+                SheetIssue.of(
+                    row.number,
+                    "meter_number",
+                    gettext_noop("%(number)s is already used by row %(row)s"),
+                    number=number,
+                    row=other.number,
                 )
             )
 
@@ -143,8 +168,15 @@ def _check_circuits(rows: list[ParsedRow], issues: list[SheetIssue]) -> None:
     for box, members in boxes.items():
         gateways = sorted({row.gateway.code for row, _ in members})
         if len(gateways) > 1:
-            message = f"box {box!r} appears on gateways {gateways}: one box is on one bus"
-            issues.append(SheetIssue(members[-1][0].number, "box", message))
+            template = gettext_noop(
+                "box '%(box)s' appears on gateways %(gateways)s: one box is on one bus"
+            )
+            gateway_list = ", ".join(gateways)
+            issues.append(
+                SheetIssue.of(
+                    members[-1][0].number, "box", template, box=box, gateways=gateway_list
+                )
+            )
             continue
         _check_numbering(box, sorted(members, key=lambda m: m[1].index), issues)
         _check_limits(box, members, issues)
@@ -157,19 +189,37 @@ def _check_numbering(
     first_address = members[0][0].meter.address
     for position, (row, circuit) in enumerate(members, start=1):
         if circuit.index != position:
-            message = (
-                f"box {box!r} has circuit {circuit.index} where {position} was expected: "
+            template = gettext_noop(
+                "box '%(box)s' has circuit %(circuit)s where %(expected)s was expected: "
                 "number circuits 1, 2, 3 … without gaps or repeats"
             )
-            issues.append(SheetIssue(row.number, "circuit", message))
+            issues.append(
+                SheetIssue.of(
+                    row.number,
+                    "circuit",
+                    template,
+                    box=box,
+                    circuit=circuit.index,
+                    expected=position,
+                )
+            )
             return
         expected = first_address + position - 1
         if row.meter.address != expected:
-            message = (
-                f"circuit {position} of box {box!r} must be on address {expected} "
+            template = gettext_noop(
+                "circuit %(circuit)s of box '%(box)s' must be on address %(address)s "
                 "(each circuit takes the next consecutive address)"
             )
-            issues.append(SheetIssue(row.number, "meter_address", message))
+            issues.append(
+                SheetIssue.of(
+                    row.number,
+                    "meter_address",
+                    template,
+                    circuit=position,
+                    box=box,
+                    address=expected,
+                )
+            )
             return
 
 
@@ -184,9 +234,20 @@ def _check_limits(
         or three > limits.max_three_phase
         or single + 3 * three > limits.max_phases
     ):
-        message = (
-            f"box {box!r} has {single} single-phase and {three} three-phase circuits; "
-            f"an ADF300 takes at most {limits.max_single_phase} single-phase, "
-            f"{limits.max_three_phase} three-phase and {limits.max_phases} phases in all"
+        template = gettext_noop(
+            "box '%(box)s' has %(single)s single-phase and %(three)s three-phase circuits; "
+            "an ADF300 takes at most %(max_single)s single-phase, "
+            "%(max_three)s three-phase and %(max_phases)s phases in all"
         )
-        issues.append(SheetIssue(members[0][0].number, "phases", message))
+        issue = SheetIssue.of(
+            members[0][0].number,
+            "phases",
+            template,
+            box=box,
+            single=single,
+            three=three,
+            max_single=limits.max_single_phase,
+            max_three=limits.max_three_phase,
+            max_phases=limits.max_phases,
+        )
+        issues.append(issue)

@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.utils import translation
 
 from pems.access.roles import Capability
 from pems.access.scope import require
@@ -35,21 +36,32 @@ class ImportView(ConsoleView):
             "console/import_run.html", {"site": data["site"], "data": data}, request
         )
         head, tail = page.split(MARKER)
+        language = translation.get_language()  # the person's, while the request is handled
         events = import_with_progress(
             data["sheet"],
             data["site"],
             request.user,
             dry_run=data["dry_run"],
             reason=data["reason"],
+            language=language,
         )
-        return StreamingHttpResponse(_stream(head, events, tail, request))
+        return StreamingHttpResponse(_stream(head, events, tail, request, language))
 
 
-def _stream(head: str, events: Iterator[Any], tail: str, request: HttpRequest) -> Iterator[str]:
+def _stream(
+    head: str, events: Iterator[Any], tail: str, request: HttpRequest, language: str
+) -> Iterator[str]:
+    """The page around progress and report, in the person's ``language``.
+
+    The body is rendered while the response streams, after the request's own
+    handling (and the language it activated) may be over, so each part names it.
+    """
     yield head
     for event in events:
-        if isinstance(event, Progress):
-            yield render_to_string("console/_import_progress.html", {"progress": event})
-        else:
-            yield render_to_string("console/_import_report.html", {"report": event}, request)
+        with translation.override(language):
+            if isinstance(event, Progress):
+                part = render_to_string("console/_import_progress.html", {"progress": event})
+            else:
+                part = render_to_string("console/_import_report.html", {"report": event}, request)
+        yield part
     yield tail

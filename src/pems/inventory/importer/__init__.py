@@ -6,7 +6,8 @@ Public API (``pems import`` and the console's upload page call it; keep it stabl
 
     report = import_sheet(path_or_file, site, actor, progress=None, *, dry_run=False, reason="")
     report = import_plan(plan, site, actor, progress=None, *, dry_run=False, reason="", rows=None)
-    report.ok              # False: ``report.errors`` lists every SheetIssue(row, column, message)
+    report.ok              # False: ``report.errors`` lists every SheetIssue(row, column, …)
+    report.problems        # (issue, its problem in the active language), for a person to read
     report.changed         # False on a re-import of the same sheet: nothing was written
     report.tallies         # kind → Tally(created, updated, unchanged), kinds in KINDS order
 
@@ -24,7 +25,9 @@ not inventory: the importer ignores them.
 All or nothing: everything runs in one transaction, every new or changed row
 goes through ``full_clean``, and each problem is reported against the sheet row
 and column it came from. A changed row updates its object (audited with before
-and after); nothing is ever deleted.
+and after); nothing is ever deleted. The sheet reader's problems are English
+templates (``pems.siteplan`` has no gettext), rendered when shown; problems
+found here are written in the active language as they are found.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from django.utils.functional import Promise
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from pems.siteplan import SheetIssue
@@ -53,6 +54,11 @@ class ImportReport:
     def labelled_tallies(self) -> list[tuple[Promise, Tally]]:
         """(translated kind, tally) in ``tallies`` order, for a person to read."""
         return [(KIND_LABELS[kind], tally) for kind, tally in self.tallies.items()]
+
+    @property
+    def problems(self) -> list[tuple[SheetIssue, str]]:
+        """(issue, its problem in the active language) in ``errors`` order, for a person to read."""
+        return [(issue, issue.text(gettext)) for issue in self.errors]
 
     @property
     def changed(self) -> bool:

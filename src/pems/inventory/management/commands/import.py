@@ -1,7 +1,8 @@
 """`pems import FILE --site NAME [--create-site] [--dry-run]`: load the installer's sheet.
 
 All or nothing: with any problem, every problem is listed as
-``row 12, column 'meter_address': …`` on stderr, nothing is written and the
+``row 12, column 'meter_address': …`` on stderr (in the active language:
+``PEMS_LANGUAGE``, Simplified Chinese by default), nothing is written and the
 exit status is 1. A progress bar runs on stderr while rows are processed.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.utils.translation import gettext as _
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -63,7 +65,8 @@ class Command(BaseCommand):
             for issue in report.errors:
                 self.stderr.write(describe(issue))
             raise CommandError(
-                f"{len(report.errors)} problem(s) in {path.name}: nothing was imported."
+                _("%(count)s problem(s) in %(name)s: nothing was imported.")
+                % {"count": len(report.errors), "name": path.name}
             )
         self.stdout.write(summary(report))
 
@@ -109,11 +112,8 @@ def _progress_bar(stream: Any) -> Iterator[ProgressCallback | None]:
 
 
 def describe(issue: SheetIssue) -> str:
-    """One problem as the installer reads it: ``row 12, column 'meter_address': …``."""
-    where = f"row {issue.row}" if issue.row else "sheet"
-    if issue.column:
-        where += f", column {issue.column!r}"
-    return f"{where}: {issue.message}"
+    """One problem in the active language: ``row 12, column 'meter_address': …``."""
+    return issue.describe(_, quote_column=True)
 
 
 def summary(report: ImportReport) -> str:
