@@ -16,6 +16,7 @@ from pems.accounts import actions as ledger_actions
 from pems.audit.models import AuditEvent
 from pems.billing import actions
 from pems.billing.tariffs import assign_tariff, create_tariff
+from pems.control.models import Command, CommandKind
 from pems.ledger import chart
 from pems.ledger.verify import ledger_problems
 from tests.billing.scenarios import flat_tariff_document
@@ -26,22 +27,24 @@ from tests.threads import run_together
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def site_with_accounts(count):
-    """``count`` server-side accounts on one site, priced with a 10 % service fee."""
+def site_with_accounts(count, fee_control="server-side"):
+    """``count`` accounts on one site, priced with a 10 % service fee."""
     site = SiteFactory()
     document = flat_tariff_document(effective_from="2025-01-01", extra="service_fee_ratio = 0.1")
     tariff = create_tariff(site, "Flat with fee", document, actor="test")
     accounts = []
     for _ in range(count):
-        point = MeteringPointFactory(meter__gateway__site=site, fee_control="server-side")
+        point = MeteringPointFactory(meter__gateway__site=site, fee_control=fee_control)
         account = ledger_actions.open_account(TenantFactory(site=site), [point], actor="test")
         assign_tariff(account, tariff, dt.datetime(2025, 1, 1, tzinfo=dt.UTC), actor="test")
         accounts.append(account)
     return site, accounts
 
 
-def test_twenty_cashier_sales_at_once_on_one_site_end_exact():
-    site, accounts = site_with_accounts(5)
+@pytest.mark.parametrize("fee_control", ["server-side", "meter-side"])
+def test_twenty_cashier_sales_at_once_on_one_site_end_exact(fee_control):
+    """Meter-side, each sale also moves its credit to the meter and queues a push."""
+    site, accounts = site_with_accounts(5, fee_control)
     cashier = staff_user("cashier", site)
     jobs = [
         lambda n=n: actions.sell(
@@ -58,8 +61,15 @@ def test_twenty_cashier_sales_at_once_on_one_site_end_exact():
     assert chart.clearing(site, "wechat").balance == -paid["wechat"]
     assert chart.service_fees(site).balance == sum(paid.values()) / 10
     for k, account in enumerate(accounts):
-        bought = sum(Decimal(f"{n + 1}0.00") for n in range(k, 20, 5))
-        assert ledger_actions.balance(account) == cny(str(bought * Decimal("0.9")))
+        credited = sum(Decimal(f"{n + 1}0.00") for n in range(k, 20, 5)) * Decimal("0.9")
+        point = account.metering_points.get()
+        if fee_control == "server-side":
+            assert ledger_actions.balance(account) == cny(str(credited))
+            continue
+        assert ledger_actions.balance(account) == cny("0.00")
+        assert chart.meter_credit(account, point).balance == credited
+        pushes = Command.objects.filter(point=point, kind=CommandKind.PUSH_CREDIT)
+        assert sorted(pushes.values_list("purchase_count", flat=True)) == [1, 2, 3, 4]
     assert AuditEvent.objects.filter(action="ledger.recharge", actor=cashier).count() == 20
     assert ledger_problems() == []
 

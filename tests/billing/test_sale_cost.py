@@ -30,10 +30,10 @@ pytestmark = pytest.mark.django_db
 LEDGER_LOCK = 'UPDATE "ledger_ledgeraccount" SET "balance"'
 
 
-def server_side_account_with_fee():
-    """A server-side account priced flat with a 2 % service fee, and its cashier."""
+def server_side_account_with_fee(fee_control="server-side"):
+    """An account (server-side unless said) priced flat with a 2 % service fee, and its cashier."""
     site = SiteFactory()
-    point = MeteringPointFactory(meter__gateway__site=site, fee_control="server-side")
+    point = MeteringPointFactory(meter__gateway__site=site, fee_control=fee_control)
     account = ledger_actions.open_account(TenantFactory(site=site), [point], actor="test")
     document = flat_tariff_document(effective_from="2025-01-01", extra="service_fee_ratio = 0.02")
     tariff = create_tariff(site, "Flat with fee", document, actor="test")
@@ -110,3 +110,19 @@ def test_a_sale_locks_the_account_row_but_not_its_tenant_or_site():
     (ledger_lock,) = [sql for sql in statements if LEDGER_LOCK in sql]
     # Locked in key order (a materialised CTE), then moved by the same statement.
     assert 'ORDER BY "key" FOR NO KEY UPDATE)' in ledger_lock
+
+
+def test_a_meter_side_sale_pushes_its_credit_before_it_locks_the_shared_ledger_rows():
+    account, cashier = server_side_account_with_fee(fee_control="meter-side")
+    actions.sell(account, cny("100.00"), "cash", cashier, "first")  # opens accounts, state
+    (sale, push), statements = statements_of(
+        lambda: actions.sell(account, cny("100.00"), "cash", cashier, "second")
+    )
+    assert sale.created
+    assert push is not None
+    assert push.payload == {"amount": "98.00"}
+    # The recharge, the transfer to the meter, the push and the alarm state come first;
+    # the site's clearing and fee rows are locked and moved by the last statement.
+    shared = [n for n, sql in enumerate(statements) if LEDGER_LOCK in sql and "clearing:" in sql]
+    assert len(shared) == 1, "\n".join(statements)
+    assert [sql.split()[0] for sql in statements[shared[0] + 1 :]] == ["RELEASE"]

@@ -15,8 +15,11 @@ from pems.ledger.models import JournalEntry, LedgerAccount, Posting
 from pems.ledger.posting import (
     IdempotencyConflict,
     InsufficientBalance,
+    LedgerError,
     NewEntry,
+    post,
     post_many,
+    shared_rows_last,
 )
 from pems.ledger.verify import ledger_problems
 from tests.factories import SiteFactory
@@ -131,3 +134,63 @@ def test_post_many_refuses_an_entry_that_does_not_balance():
     with pytest.raises(DomainError):
         post_many([settlement_of(account, "1.00", "ok"), lopsided], actor="settlement")
     assert not JournalEntry.objects.exists()
+
+
+def test_inside_shared_rows_last_the_tenants_rows_move_at_once_and_the_shared_ones_on_exit():
+    account = open_tenant_account()
+    site = account.tenant.site
+    actions.recharge(account, cny("5.00"), "cash", "cashier", "opens the accounts")
+    with transaction.atomic():
+        with shared_rows_last():
+            sale = actions.recharge(account, cny("20.00"), "cash", "cashier", "in")
+            assert sale.balance == cny("25.00")  # the wallet moved at once
+            assert chart.clearing(site, "cash").balance == Decimal("-5.00")  # not yet
+            actions.recharge(account, cny("10.00"), "cash", "cashier", "in-2")
+        assert chart.clearing(site, "cash").balance == Decimal("-35.00")  # both, on exit
+    assert actions.balance(account) == cny("35.00")
+    assert ledger_problems() == []
+
+
+def test_shared_rows_last_applies_nothing_when_the_action_fails():
+    account = open_tenant_account()
+    site = account.tenant.site
+    actions.recharge(account, cny("5.00"), "cash", "cashier", "opens the accounts")
+    before = rows()
+
+    def sale_that_fails():
+        with transaction.atomic(), shared_rows_last():
+            actions.recharge(account, cny("20.00"), "cash", "cashier", "lost")
+            raise RuntimeError("till jammed")
+
+    with pytest.raises(RuntimeError, match="till jammed"):
+        sale_that_fails()
+    assert rows() == before
+    assert chart.clearing(site, "cash").balance == Decimal("-5.00")
+    with transaction.atomic(), shared_rows_last():  # and the next use starts clean
+        actions.recharge(account, cny("1.00"), "cash", "cashier", "next")
+    assert chart.clearing(site, "cash").balance == Decimal("-6.00")
+    assert ledger_problems() == []
+
+
+def test_shared_rows_last_keeps_floors_on_the_tenants_own_rows():
+    account = open_tenant_account()
+    actions.recharge(account, cny("5.00"), "cash", "cashier", "r")
+    with transaction.atomic(), shared_rows_last():  # a refund's floor is on the wallet: fine
+        actions.refund(account, cny("2.00"), "cash", "cashier", "part", "f")
+    clearing = chart.clearing(account.tenant.site, "cash")
+    wallet = chart.wallet(account)
+
+    def floor_on_the_clearing_row():
+        with transaction.atomic(), shared_rows_last():
+            post(
+                site_id=account.tenant.site_id,
+                kind=JournalEntry.Kind.REFUND,
+                lines=[(wallet, cny("-1.00")), (clearing, cny("1.00"))],
+                actor="test",
+                idempotency_key="shared-floor",
+                floors={clearing.key: Decimal(0)},
+            )
+
+    with pytest.raises(LedgerError, match="floor on a shared"):
+        floor_on_the_clearing_row()
+    assert actions.balance(account) == cny("3.00")

@@ -24,7 +24,7 @@ from pems.control.models import Command
 from pems.domain.fees import split_top_up
 from pems.domain.money import Money
 from pems.ledger.models import JournalEntry
-from pems.ledger.posting import LedgerError, Posted
+from pems.ledger.posting import LedgerError, Posted, shared_rows_last
 
 
 def fee_ratio(account: Account) -> Decimal:
@@ -66,15 +66,18 @@ def sell(
         return _sell_server_side(
             locked, reads, amount, channel, actor, idempotency_key, reason
         ), None
-    sale = ledger_actions.recharge_locked(
-        locked, amount, channel, actor, idempotency_key, reason, reads.fee_ratio
-    )
-    push = None
-    if point is not None:
-        push = credit.send_credit(locked, point, sale.credited, sale.entry, actor)
-    # After a push the credit has moved on from the wallet; a replay left no balance: the
-    # policy reads the wallet again.
-    policy.act(locked, reads.inputs, None if push else sale.balance, actor=actor)
+    # The credit push and the policy need the sale's entry first, so the site's shared
+    # rows wait for the end instead (a replay posts nothing and takes none).
+    with shared_rows_last():
+        sale = ledger_actions.recharge_locked(
+            locked, amount, channel, actor, idempotency_key, reason, reads.fee_ratio
+        )
+        push = None
+        if point is not None:
+            push = credit.send_credit(locked, point, sale.credited, sale.entry, actor)
+        # After a push the credit has moved on from the wallet; a replay left no balance:
+        # the policy reads the wallet again.
+        policy.act(locked, reads.inputs, None if push else sale.balance, actor=actor)
     return sale, push
 
 

@@ -19,7 +19,9 @@ the locked rows, inside a savepoint that undoes the inserts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -51,7 +53,8 @@ class Posted:
     """The entry a call produced, whether this call created it, and the balances it left.
 
     ``balances`` maps each ledger-account key of the entry to its balance
-    after this entry, in the posting transaction (empty for a replay).
+    after this entry, in the posting transaction (empty for a replay; inside
+    :func:`shared_rows_last`, only the rows a tenant account owns).
     """
 
     entry: JournalEntry
@@ -169,11 +172,60 @@ def _post_new(
         changes = {account.key: str(amount.amount) for account, amount in lines}
         record(actor, f"ledger.{entry.kind}", entry, changes, entry.reason)
     deltas = _deltas(lines)
-    balances = sql.move_balances(deltas)
+    now = _defer_shared(deltas, lines, floors)
+    balances = sql.move_balances(now) if now else {}
     # Judged on the locked rows: no other transaction can move them until commit.
     if short := _below_floor(balances, deltas, floors):
         raise InsufficientBalance(short)
     return Posted(entry, created=True, balances=balances)
+
+
+_deferred = threading.local()  # per thread, as Django's connections are
+
+
+@contextmanager
+def shared_rows_last() -> Iterator[None]:
+    """Inside, ``post`` moves rows no tenant account owns (clearing, fees …) only on exit.
+
+    For an action that posts several entries in one transaction (a meter-side
+    sale: recharge, transfer to the meter, credit push): a tenant's own rows
+    (wallet, meter credit) move at once — only that tenant's locked account
+    reaches them, so taking them before the shared rows cannot deadlock — while
+    the site's shared rows, which every sale there takes part in, are locked
+    in key order and moved in one statement at the very end, just before the
+    commit. Use inside the action's transaction; on an exception nothing is
+    applied (the transaction is rolled back). Nested uses join the outer one.
+    """
+    if getattr(_deferred, "deltas", None) is not None:
+        yield
+        return
+    if not connection.in_atomic_block:
+        raise LedgerError("shared_rows_last() needs the action's transaction")
+    _deferred.deltas = {}
+    try:
+        yield
+        pending, _deferred.deltas = _deferred.deltas, None
+        if pending:
+            sql.move_balances(pending)
+    finally:
+        _deferred.deltas = None
+
+
+def _defer_shared(
+    deltas: dict[str, Decimal],
+    lines: Sequence[tuple[LedgerAccount, Money]],
+    floors: dict[str, Decimal],
+) -> dict[str, Decimal]:
+    """The deltas to move now: all of them, or inside ``shared_rows_last`` the owned ones."""
+    pending: dict[str, Decimal] | None = getattr(_deferred, "deltas", None)
+    if pending is None:
+        return deltas
+    owned = {account.key for account, _ in lines if account.account_id is not None}
+    if floors.keys() - owned:
+        raise LedgerError("a floor on a shared ledger row cannot wait for shared_rows_last()")
+    for key in deltas.keys() - owned:
+        pending[key] = pending.get(key, Decimal(0)) + deltas[key]
+    return {key: delta for key, delta in deltas.items() if key in owned}
 
 
 def _insert_postings(entry_id: int, lines: Sequence[tuple[LedgerAccount, Money]]) -> None:
