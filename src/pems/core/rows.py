@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db import connection, models
 
-M = TypeVar("M", bound=models.Model)
 Converter = Callable[[Any], Any]
 
 
