@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from decimal import Decimal
@@ -17,10 +18,12 @@ ROOT = Path(__file__).parents[2]
 PEMS = Path(sys.executable).parent / "pems"
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
+def run(*args: str, language: str = "en") -> subprocess.CompletedProcess[str]:
+    """The command in ``language`` (problems are listed in PEMS_LANGUAGE)."""
     return subprocess.run(
         [str(PEMS), "tariff", "price", *args],
         cwd=ROOT,
+        env={**os.environ, "PEMS_LANGUAGE": language},
         capture_output=True,
         text=True,
         timeout=120,
@@ -108,3 +111,60 @@ def test_cycle_used_continues_the_tiers() -> None:
     )
     assert done.returncode != 0
     assert "--cycle-used" in done.stderr
+
+
+BAD_TARIFF = """name = "x"
+timezone = "Asia/Shanghai"
+currency = "XYZ"
+[[versions]]
+id = "a"
+effective_from = 2025-01-01
+prices = { flat = -0.5 }
+"""
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "zh-hans",
+            [
+                "CommandError: bad.toml：共 3 个问题：",
+                "  currency：未知货币“XYZ”",
+                "  versions[0].prices.flat：-0.5 低于最小值 0",
+                "  versions[0].tiers：阶梯表至少需要一个阶梯",
+            ],
+        ),
+        (
+            "en",
+            [
+                "CommandError: bad.toml: 3 problem(s):",
+                "  currency: unknown currency 'XYZ'",
+                "  versions[0].prices.flat: -0.5 is below the minimum 0",
+                "  versions[0].tiers: a tier table needs at least one tier",
+            ],
+        ),
+    ],
+)
+def test_problems_are_listed_in_pems_language(tmp_path: Path, language: str, expected: list[str]):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(BAD_TARIFF + "tiers = []\n", "utf-8")
+    done = subprocess.run(
+        [str(PEMS), "tariff", "price", "bad.toml", str(ROOT / EX / "usage-totals.csv")],
+        cwd=tmp_path,
+        env={**os.environ, "PEMS_LANGUAGE": language},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == expected
+
+
+def test_a_usage_files_problems_follow_pems_language_too(tmp_path: Path) -> None:
+    usage = tmp_path / "usage.csv"
+    usage.write_text("timestamp,total_kwh\n2025-01-01T00:00Z,5\n2025-01-01T01:00Z,4\n", "utf-8")
+    done = run(f"{EX}/tou.toml", str(usage), language="zh-hans")
+    assert done.returncode == 1
+    assert "第 3 行，total_kwh 列：从 5 降到了 4（电表计数翻转还是换表？）" in done.stderr

@@ -1,4 +1,8 @@
-"""Helpers that read typed fields out of parsed TOML, recording errors with their path."""
+"""Helpers that read typed fields out of parsed TOML, recording errors with their path.
+
+Each problem is a marked English template with its values (see
+:mod:`pems.domain.messages`), so that it can be shown in the reader's language.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, NoReturn, TypeVar
 
+from pems.domain.errors import FileProblem
+from pems.domain.messages import Message, Param, gettext_noop
 from pems.domain.money import D
 
 T = TypeVar("T")
@@ -20,14 +26,15 @@ class Invalid(Exception):
 
 
 class Problems:
-    """Collects ``path: message`` problems so a file reports all of them at once."""
+    """Collects problems at their field path so a file reports all of them at once."""
 
     def __init__(self) -> None:
-        self.items: list[str] = []
+        self.items: list[FileProblem] = []
 
-    def fail(self, path: str, message: str) -> NoReturn:
-        """Record a problem and abandon the current item."""
-        self.items.append(f"{path}: {message}")
+    def fail(self, path: str, problem: str | Message, /, **params: Param) -> NoReturn:
+        """Record a problem (a marked template and its values, or a message); abandon the item."""
+        message = problem if isinstance(problem, Message) else Message.of(problem, **params)
+        self.items.append(FileProblem.at(0, path, message))
         raise Invalid
 
     def attempt(self, read: Callable[[], T]) -> T | None:
@@ -40,7 +47,7 @@ class Problems:
     def each(self, items: object, path: str, read: Callable[[Any, str], T]) -> list[T]:
         """Read every item of a list, keeping going after a bad one."""
         if not isinstance(items, list):
-            self.fail(path, f"expected a list, got {_show(items)}")
+            self.fail(path, gettext_noop("expected a list, got %(value)s"), value=_show(items))
         results = []
         for index, item in enumerate(items):
             try:
@@ -54,10 +61,10 @@ class Problems:
     ) -> Mapping[str, Any]:
         """A TOML table with only the ``allowed`` keys (any keys when None)."""
         if not isinstance(value, Mapping):
-            self.fail(path, f"expected a table, got {_show(value)}")
+            self.fail(path, gettext_noop("expected a table, got %(value)s"), value=_show(value))
         extra = sorted(set(value) - set(allowed if allowed is not None else value))
         if extra:
-            self.fail(f"{path}.{extra[0]}" if path else extra[0], "unknown field")
+            self.fail(_join(path, extra[0]), gettext_noop("unknown field"))
         return value
 
     def get(self, table: Mapping[str, Any], key: str, path: str, default: Any = _MISSING) -> Any:
@@ -65,25 +72,26 @@ class Problems:
         if key in table:
             return table[key]
         if default is _MISSING:
-            self.fail(_join(path, key), "required field is missing")
+            self.fail(_join(path, key), gettext_noop("required field is missing"))
         return default
 
     def text(self, value: object, path: str) -> str:
         """A non-empty string."""
         if not isinstance(value, str) or not value.strip():
-            self.fail(path, f"expected text, got {_show(value)}")
+            self.fail(path, gettext_noop("expected text, got %(value)s"), value=_show(value))
         return value.strip()
 
     def decimal(self, value: object, path: str, minimum: Decimal | None = None) -> Decimal:
         """A decimal number (TOML number or string), optionally >= ``minimum``."""
         if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
-            self.fail(path, f"expected a number, got {_show(value)}")
+            self.fail(path, gettext_noop("expected a number, got %(value)s"), value=_show(value))
         try:
             number = D(value)
         except ValueError:
-            self.fail(path, f"{value} is not a number")
+            self.fail(path, gettext_noop("%(value)s is not a number"), value=value)
         if minimum is not None and number < minimum:
-            self.fail(path, f"{number} is below the minimum {minimum}")
+            template = gettext_noop("%(value)s is below the minimum %(minimum)s")
+            self.fail(path, template, value=number, minimum=minimum)
         return number
 
     def choice(self, value: object, path: str, kind: type[E]) -> E:
@@ -92,7 +100,8 @@ class Problems:
             if isinstance(value, str) and value.strip().lower() == member.value.lower():
                 return member
         options = ", ".join(m.value for m in kind)
-        self.fail(path, f"{_show(value)} is not one of {options}")
+        template = gettext_noop("%(value)s is not one of %(options)s")
+        self.fail(path, template, value=_show(value), options=options)
 
     def clock(self, value: object, path: str, allow_24: bool = False) -> time:
         """A wall-clock time "HH:MM" or "HH:MM:SS" ("24:00" allowed for ends)."""
@@ -108,7 +117,7 @@ class Problems:
                     return time(hour, minute, rest[0] if rest else 0)
                 except ValueError:
                     pass
-        self.fail(path, f"{_plain(value)} is not a time (HH:MM)")
+        self.fail(path, gettext_noop("%(value)s is not a time (HH:MM)"), value=_plain(value))
 
     def day(self, value: object, path: str) -> date:
         """A calendar date (TOML date or "YYYY-MM-DD")."""
@@ -119,7 +128,7 @@ class Problems:
                 return date.fromisoformat(value.strip())
             except ValueError:
                 pass
-        self.fail(path, f"{_plain(value)} is not a date (YYYY-MM-DD)")
+        self.fail(path, gettext_noop("%(value)s is not a date (YYYY-MM-DD)"), value=_plain(value))
 
 
 def _join(path: str, key: str) -> str:

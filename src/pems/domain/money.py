@@ -19,9 +19,12 @@ from types import MappingProxyType
 from typing import Final
 
 from pems.domain.errors import CurrencyError, FloatNotAllowedError, PrecisionError
+from pems.domain.messages import Message, gettext_noop
 
 #: The one rounding rule of PEMS: half a minor unit rounds away from zero.
 ROUNDING: Final = ROUND_HALF_UP
+
+_TOO_LARGE = gettext_noop("%(amount)s is too large for money")
 
 #: Minor-unit digits of the currencies PEMS may be deployed with (ISO 4217).
 MINOR_UNITS: Final = MappingProxyType(
@@ -91,7 +94,7 @@ def round_money(amount: Decimal, currency: str) -> Money:
     try:
         rounded = amount.quantize(minor_unit(currency), rounding=ROUNDING)
     except InvalidOperation:
-        raise PrecisionError(f"{amount} is too large for money") from None
+        raise PrecisionError(Message.of(_TOO_LARGE, amount=amount)) from None
     return Money(rounded, currency)
 
 
@@ -113,11 +116,12 @@ class Money:
         try:
             normal = self.amount.quantize(quantum, rounding=ROUNDING)
         except InvalidOperation:
-            raise PrecisionError(f"{self.amount} is too large for money") from None
+            raise PrecisionError(Message.of(_TOO_LARGE, amount=self.amount)) from None
         if normal != self.amount:
-            raise PrecisionError(
-                f"{self.amount} has more decimals than {self.currency} allows; use round_money()"
+            template = gettext_noop(
+                "%(amount)s has more decimals than %(currency)s allows; use round_money()"
             )
+            raise PrecisionError(Message.of(template, amount=self.amount, currency=self.currency))
         object.__setattr__(self, "amount", normal)
 
     @classmethod

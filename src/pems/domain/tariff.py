@@ -20,10 +20,27 @@ from zoneinfo import ZoneInfo
 
 from pems.domain.calendar import DayCalendar
 from pems.domain.errors import TariffError, TariffNotInForceError
+from pems.domain.messages import Message, Param, gettext_noop
 from pems.domain.money import Money
 from pems.domain.quantities import Unit
 from pems.domain.tiers import BillingCycle, TierTable
 from pems.domain.tou import Rate, TouPlan
+
+#: A version's problem: a tariff file's reader shows the inner problem at the version's path.
+IN_VERSION = gettext_noop("version '%(version)s': %(problem)s")
+
+
+def _version_error(version: str, template: str, /, **params: Param) -> TariffError:
+    """A problem of one version: the message wraps the problem, each part translatable."""
+    problem = Message.of(template, **params)
+    return TariffError(Message.of(IN_VERSION, version=version, problem=problem))
+
+
+def _tariff_error(tariff: str, template: str, /, **params: Param) -> TariffError:
+    """A problem of the whole tariff (its versions together)."""
+    problem = Message.of(template, **params)
+    wrapper = gettext_noop("tariff '%(tariff)s': %(problem)s")
+    return TariffError(Message.of(wrapper, tariff=tariff, problem=problem))
 
 
 class ChargePeriod(StrEnum):
@@ -59,18 +76,21 @@ class TariffVersion:
     service_fee_ratio: Decimal = Decimal(0)
 
     def __post_init__(self) -> None:
-        where = f"version {self.id!r}"
         if self.effective_from.tzinfo is None:
-            raise TariffError(f"{where}: effective_from must be an aware datetime")
+            template = gettext_noop("effective_from must be an aware datetime")
+            raise _version_error(self.id, template)
         needed = self.tou.rates if self.tou else frozenset({Rate.FLAT})
         missing = sorted(needed - set(self.prices))
         if missing:
-            raise TariffError(f"{where}: no price for rate(s) {', '.join(missing)}")
+            template = gettext_noop("no price for rate(s) %(rates)s")
+            raise _version_error(self.id, template, rates=", ".join(missing))
         for rate, value in self.prices.items():
             if not isinstance(value, Decimal) or value < 0:
-                raise TariffError(f"{where}: price of {rate} must be a Decimal >= 0")
+                template = gettext_noop("price of %(rate)s must be a Decimal >= 0")
+                raise _version_error(self.id, template, rate=str(rate))
         if not Decimal(0) <= self.service_fee_ratio < 1:
-            raise TariffError(f"{where}: service_fee_ratio must be in [0, 1)")
+            template = gettext_noop("service_fee_ratio must be in [0, 1)")
+            raise _version_error(self.id, template)
 
     def rate_price(self, rate: Rate) -> Decimal:
         """Price per unit of ``rate``."""
@@ -93,19 +113,28 @@ class Tariff:
 
     def __post_init__(self) -> None:
         if not self.versions:
-            raise TariffError(f"tariff {self.name!r}: needs at least one version")
+            template = gettext_noop("needs at least one version")
+            raise _tariff_error(self.name, template)
         ids = [v.id for v in self.versions]
         if len(set(ids)) != len(ids):
-            raise TariffError(f"tariff {self.name!r}: version ids must be unique: {ids}")
+            template = gettext_noop("version ids must be unique: %(ids)s")
+            raise _tariff_error(self.name, template, ids=str(ids))
         starts = tuple(v.effective_from.astimezone(UTC) for v in self.versions)
         if any(a >= b for a, b in itertools.pairwise(starts)):
-            raise TariffError(f"tariff {self.name!r}: versions must be in increasing date order")
+            template = gettext_noop("versions must be in increasing date order")
+            raise _tariff_error(self.name, template)
         for version in self.versions:
             for charge in version.fixed:
                 if charge.amount.currency != self.currency:
-                    raise TariffError(
-                        f"version {version.id!r}: fixed charge {charge.name!r} is in "
-                        f"{charge.amount.currency}, the tariff in {self.currency}"
+                    template = gettext_noop(
+                        "fixed charge '%(charge)s' is in %(currency)s, the tariff in %(tariff)s"
+                    )
+                    raise _version_error(
+                        version.id,
+                        template,
+                        charge=charge.name,
+                        currency=charge.amount.currency,
+                        tariff=self.currency,
                     )
         object.__setattr__(self, "_starts", starts)
         times = {time(0)}.union(*(v.tou.boundaries for v in self.versions if v.tou))

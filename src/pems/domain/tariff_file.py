@@ -2,8 +2,10 @@
 
 ``load_tariff(text)`` parses with :mod:`tomllib` (numbers become Decimal,
 never float) and validates everything, reporting *all* problems at once as a
-:class:`TariffFileError` whose lines name the field path, e.g.
-``versions[1].tou.periods[3].start: 25:00 is not a time (HH:MM)``.
+:class:`TariffFileError` whose problems name the field path, e.g.
+``versions[1].tou.periods[3].start: 25:00 is not a time (HH:MM)``. Each is a
+marked English template with its values (:class:`~pems.domain.errors.FileProblem`),
+shown in the reader's language by the Django side.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pems.domain._fields import Invalid, Problems
+from pems.domain._toml import syntax_problem
 from pems.domain.calendar import DayCalendar, DayType
 from pems.domain.errors import CurrencyError, DomainError, TariffError, TariffFileError
+from pems.domain.messages import Message, Param, gettext_noop
 from pems.domain.money import Money, minor_unit
 from pems.domain.quantities import Unit
-from pems.domain.tariff import ChargePeriod, FixedCharge, Tariff, TariffVersion
-from pems.domain.tiers import BillingCycle, Tier, TierTable
+from pems.domain.tariff import IN_VERSION, ChargePeriod, FixedCharge, Tariff, TariffVersion
+from pems.domain.tiers import AT_TIER, BillingCycle, Tier, TierTable
 from pems.domain.tou import DaySchedule, DayTypeSchedules, Period, Rate, Season, TouPlan
 
 _TOP = {"name", "currency", "unit", "timezone", "billing_cycle", "calendar", "versions"}
@@ -35,7 +39,7 @@ def load_tariff(text: str, source: str = "<tariff>", default_currency: str = "CN
     try:
         data = tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as error:
-        raise TariffFileError(source, [f"not valid TOML: {error}"]) from None
+        raise TariffFileError(source, [syntax_problem(error)]) from None
     check = Problems()
     try:
         tariff = _tariff(check, data, default_currency)
@@ -62,7 +66,7 @@ def _tariff(check: Problems, data: Mapping[str, Any], default_currency: str) -> 
     calendar = check.attempt(lambda: _calendar(check, check.get(top, "calendar", "", {})))
     raw_versions = check.get(top, "versions", "")
     if not isinstance(raw_versions, list) or not raw_versions:
-        check.fail("versions", "need at least one [[versions]] table")
+        check.fail("versions", gettext_noop("need at least one [[versions]] table"))
     versions = check.each(
         raw_versions,
         "versions",
@@ -81,15 +85,24 @@ def _tariff(check: Problems, data: Mapping[str, Any], default_currency: str) -> 
     try:
         return Tariff(name, currency, unit, zone, tuple(versions), calendar, cycle)
     except TariffError as error:
-        check.fail("versions", str(error))
+        check.fail("versions", error.message)
+
+
+def _inside(message: Message, wrapper: str) -> tuple[dict[str, Param], Message]:
+    """``(wrapper's values, inner problem)`` of a message made by ``wrapper``; else ``({}, it)``."""
+    values = dict(message.params)
+    problem = values.get("problem")
+    if message.template != wrapper or not isinstance(problem, Message):
+        return {}, message
+    return values, problem
 
 
 def _currency(check: Problems, value: object) -> str:
     currency = check.text(value, "currency").upper()
     try:
         minor_unit(currency)
-    except CurrencyError as error:
-        check.fail("currency", str(error))
+    except CurrencyError:
+        check.fail("currency", gettext_noop("unknown currency '%(currency)s'"), currency=currency)
     return currency
 
 
@@ -98,14 +111,15 @@ def _zone(check: Problems, value: object) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        check.fail("timezone", f"{name!r} is not an IANA time zone")
+        check.fail("timezone", gettext_noop("'%(name)s' is not an IANA time zone"), name=name)
 
 
 def _unit(check: Problems, value: object) -> Unit:
+    text = check.text(value, "unit")
     try:
-        return Unit.parse(check.text(value, "unit"))
-    except ValueError as error:
-        check.fail("unit", str(error))
+        return Unit.parse(text)
+    except ValueError:
+        check.fail("unit", gettext_noop("'%(value)s' is not a unit (kWh or m3)"), value=text)
 
 
 def _calendar(check: Problems, value: object) -> DayCalendar:
@@ -121,7 +135,7 @@ def _calendar(check: Problems, value: object) -> DayCalendar:
     for key, default in (("chinese_holidays", True), ("fallback_to_weekends", False)):
         flag = check.get(table, key, "calendar", default)
         if not isinstance(flag, bool):
-            check.fail(f"calendar.{key}", "expected true or false")
+            check.fail(f"calendar.{key}", gettext_noop("expected true or false"))
         flags.append(flag)
     return DayCalendar(flags[0], MappingProxyType(overrides), flags[1])
 
@@ -136,7 +150,7 @@ def _effective(check: Problems, value: object, path: str, zone: ZoneInfo) -> dat
         try:
             moment = datetime.fromisoformat(value.strip())
         except ValueError:
-            check.fail(path, f"{value} is not a date or datetime")
+            check.fail(path, gettext_noop("%(value)s is not a date or datetime"), value=value)
         return moment if moment.tzinfo else moment.replace(tzinfo=zone)
     return datetime.combine(check.day(value, path), time(0), tzinfo=zone)
 
@@ -176,7 +190,7 @@ def _version(
     try:
         return TariffVersion(ident, start, prices, tou, tiers, tuple(fixed), ratio or Decimal(0))
     except (TariffError, DomainError) as error:
-        check.fail(path, str(error).removeprefix(f"version {ident!r}: "))
+        check.fail(path, _inside(error.message, IN_VERSION)[1])
 
 
 def _prices(check: Problems, value: object, path: str) -> Mapping[Rate, Decimal]:
@@ -199,12 +213,12 @@ def _fixed(check: Problems, value: object, path: str, currency: str) -> FixedCha
     try:
         return FixedCharge(name, Money(amount, currency), per)
     except DomainError as error:
-        check.fail(f"{path}.amount", str(error))
+        check.fail(f"{path}.amount", error.message)
 
 
 def _tiers(check: Problems, value: object, path: str) -> TierTable:
     if not isinstance(value, list):
-        check.fail(path, "expected a list of { up_to = …, surcharge = … }")
+        check.fail(path, gettext_noop("expected a list of { up_to = …, surcharge = … }"))
 
     def tier(item: object, where: str) -> Tier:
         table = check.table(item, where, {"up_to", "surcharge"})
@@ -218,7 +232,8 @@ def _tiers(check: Problems, value: object, path: str) -> TierTable:
     try:
         return TierTable(tuple(tiers))
     except TariffError as error:
-        check.fail(path, str(error).removeprefix("tiers"))
+        where, problem = _inside(error.message, AT_TIER)
+        check.fail(f"{path}[{where['index']}].up_to" if where else path, problem)
 
 
 def _tou(check: Problems, value: object, path: str) -> TouPlan:
@@ -238,7 +253,7 @@ def _tou(check: Problems, value: object, path: str) -> TouPlan:
     try:
         return TouPlan(default, tuple(seasons))
     except TariffError as error:
-        check.fail(f"{path}.seasons", str(error))
+        check.fail(f"{path}.seasons", error.message)
 
 
 def _named_day(check: Problems, value: object, path: str) -> DaySchedule:
@@ -248,7 +263,7 @@ def _named_day(check: Problems, value: object, path: str) -> DaySchedule:
 
 def _day(check: Problems, value: object, path: str) -> DaySchedule:
     if not isinstance(value, list):
-        check.fail(path, "expected a list of { start, end, rate }")
+        check.fail(path, gettext_noop("expected a list of { start, end, rate }"))
 
     def period(item: object, where: str) -> Period:
         table = check.table(item, where, {"start", "end", "rate"})
@@ -264,7 +279,7 @@ def _day(check: Problems, value: object, path: str) -> DaySchedule:
     try:
         return DaySchedule(tuple(periods))
     except TariffError as error:
-        check.fail(path, str(error))
+        check.fail(path, error.message)
 
 
 def _choose(
@@ -277,9 +292,11 @@ def _choose(
     for kind in ("workday", "weekend", "holiday"):
         name = table.get(kind, previous)
         if name is None:
-            check.fail(f"{path}.{kind}", "required field is missing (name a day in tou.days)")
+            template = gettext_noop("required field is missing (name a day in tou.days)")
+            check.fail(f"{path}.{kind}", template)
         if not isinstance(name, str) or name not in days:
-            check.fail(f"{path}.{kind}", f"{name!r} is not a day in tou.days")
+            template = gettext_noop("%(value)s is not a day in tou.days")
+            check.fail(f"{path}.{kind}", template, value=repr(name))
         chosen[kind] = days[name]
         previous = name
     return DayTypeSchedules(chosen["workday"], chosen["weekend"], chosen["holiday"])
@@ -295,7 +312,9 @@ def _season(check: Problems, value: object, path: str, days: Mapping[str, DaySch
             month, day = (int(part) for part in raw.split("-"))
             date(2000, month, day)
         except ValueError:
-            check.fail(f"{path}.{key}", f"{raw} is not a month-day (MM-DD)")
+            check.fail(
+                f"{path}.{key}", gettext_noop("%(value)s is not a month-day (MM-DD)"), value=raw
+            )
         bounds.append((month, day))
     schedules = _choose(
         check,

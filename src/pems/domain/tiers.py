@@ -15,7 +15,15 @@ from decimal import Decimal
 from enum import StrEnum
 
 from pems.domain.errors import TariffError
+from pems.domain.messages import Message, Param, gettext_noop
 from pems.domain.quantities import Quantity
+
+#: A tier's problem: a tariff file's reader shows the inner problem at the tier's path.
+AT_TIER = gettext_noop("tiers[%(index)s].up_to: %(problem)s")
+
+
+def _tier_error(index: int, template: str, /, **params: Param) -> TariffError:
+    return TariffError(Message.of(AT_TIER, index=index, problem=Message.of(template, **params)))
 
 
 class BillingCycle(StrEnum):
@@ -61,20 +69,18 @@ class TierTable:
 
     def __post_init__(self) -> None:
         if not self.tiers:
-            raise TariffError("a tier table needs at least one tier")
+            raise TariffError(Message(gettext_noop("a tier table needs at least one tier")))
         previous = Decimal(0)
         for index, tier in enumerate(self.tiers):
             last = index == len(self.tiers) - 1
             if tier.up_to is None and not last:
-                raise TariffError(f"tiers[{index}].up_to: only the last tier may be open-ended")
+                raise _tier_error(index, gettext_noop("only the last tier may be open-ended"))
             if last and tier.up_to is not None:
-                raise TariffError(f"tiers[{index}].up_to: the last tier must be open-ended")
+                raise _tier_error(index, gettext_noop("the last tier must be open-ended"))
             if tier.up_to is not None:
                 if tier.up_to <= previous:
-                    raise TariffError(
-                        f"tiers[{index}].up_to: {tier.up_to} must exceed the previous bound "
-                        f"{previous}"
-                    )
+                    template = gettext_noop("%(bound)s must exceed the previous bound %(previous)s")
+                    raise _tier_error(index, template, bound=tier.up_to, previous=previous)
                 previous = tier.up_to
 
     def split(self, used_before: Decimal, amount: Decimal) -> list[tuple[int, Decimal]]:

@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from pems.domain.calendar import DayCalendar, DayType
 from pems.domain.errors import TariffError
+from pems.domain.messages import Message, gettext_noop
 
 MAX_PERIODS = 14
 _DAY = timedelta(days=1)
@@ -59,18 +60,21 @@ class DaySchedule:
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.periods) <= MAX_PERIODS:
-            raise TariffError(f"a day needs 1 to {MAX_PERIODS} periods, got {len(self.periods)}")
+            template = gettext_noop("a day needs 1 to %(max)s periods, got %(count)s")
+            raise TariffError(Message.of(template, max=MAX_PERIODS, count=len(self.periods)))
         for p in self.periods:
             if p.start.microsecond or p.end.microsecond or p.start.tzinfo or p.end.tzinfo:
-                raise TariffError(f"period {p.start}-{p.end}: use whole seconds, no time zone")
+                template = gettext_noop("period %(start)s-%(end)s: use whole seconds, no time zone")
+                raise TariffError(Message.of(template, start=str(p.start), end=str(p.end)))
         ordered = tuple(sorted(self.periods, key=lambda p: _seconds(p.start)))
         total = sum(p.length for p in ordered)
         for here, after in zip(ordered, (*ordered[1:], ordered[0]), strict=True):
             if here.end != after.start or total != 86400:
-                raise TariffError(
-                    f"periods must cover 24 h without gap or overlap: {_fmt(here)} is followed "
-                    f"by {_fmt(after)}"
+                template = gettext_noop(
+                    "periods must cover 24 h without gap or overlap: "
+                    "%(period)s is followed by %(next)s"
                 )
+                raise TariffError(Message.of(template, period=_fmt(here), next=_fmt(after)))
         object.__setattr__(self, "_ordered", ordered)
         object.__setattr__(self, "_starts", tuple(_seconds(p.start) for p in ordered))
 
@@ -138,7 +142,8 @@ class Season:
             try:
                 date(2000, *md)  # a leap year accepts 02-29
             except (TypeError, ValueError):
-                raise TariffError(f"season {self.name}: {md} is not a month-day") from None
+                template = gettext_noop("season %(season)s: %(value)s is not a month-day")
+                raise TariffError(Message.of(template, season=self.name, value=str(md))) from None
 
     def contains(self, day: date) -> bool:
         """Whether ``day`` lies in the season (ranges may wrap the year end)."""
@@ -160,7 +165,9 @@ class TouPlan:
         while day.year == 2000:  # every month-day of a leap year
             owners = [s.name for s in self.seasons if s.contains(day)]
             if len(owners) > 1:
-                raise TariffError(f"seasons {owners} overlap on {day:%m-%d}")
+                template = gettext_noop("seasons %(seasons)s overlap on %(day)s")
+                message = Message.of(template, seasons=str(owners), day=f"{day:%m-%d}")
+                raise TariffError(message)
             day += _DAY
 
     def schedules_for(self, day: date) -> DayTypeSchedules:

@@ -1,35 +1,23 @@
 """Errors of sheet reading: every problem with its row and column, all at once.
 
 This layer must not import Django, so it cannot translate. Each message is an
-English template with named placeholders, marked with :func:`gettext_noop` so
-that ``makemessages`` collects it, plus its values; the Django side shows it
-with ``issue.text(gettext)`` in the reader's language. ``str()`` stays English
-for logs and the pure command-line tools.
+English template with named placeholders plus its values, marked and rendered
+the way every pure layer's are (:mod:`pems.domain.messages`); the Django side
+shows it with ``issue.text(gettext)`` in the reader's language. ``str()``
+stays English for logs and the pure command-line tools.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
-#: A value shown in a message: a cell as the sheet had it, a number or an identifier.
-Param = str | int | Decimal
+from pems.domain.messages import Param, Translate, english, fill, gettext_noop
 
-#: ``gettext`` at the Django boundary; elsewhere the English template as it is.
-Translate = Callable[[str], str]
+__all__ = ["Param", "SheetError", "SheetIssue", "Translate", "gettext_noop"]
 
 #: How many problems ``str(SheetError)`` lists before "… and N more".
 SHOWN = 50
-
-
-def gettext_noop(message: str) -> str:
-    """Mark ``message`` for ``makemessages`` (one of its keywords); it is translated where shown."""
-    return message
-
-
-def _english(message: str) -> str:
-    return message
 
 
 #: The "where" of a problem, by (has a row, has a column); one whole sentence each
@@ -66,12 +54,11 @@ class SheetIssue:
         """The problem in English."""
         return self.text()
 
-    def text(self, translate: Translate = _english) -> str:
+    def text(self, translate: Translate = english) -> str:
         """The problem alone: the template through ``translate``, then filled in."""
-        template = translate(self.template)
-        return template % dict(self.params) if self.params else template
+        return fill(self.template, self.params, translate)
 
-    def describe(self, translate: Translate = _english, *, quote_column: bool = False) -> str:
+    def describe(self, translate: Translate = english, *, quote_column: bool = False) -> str:
         """``row 12, column meter_address: …``, or ``sheet: …`` for the whole file."""
         column = repr(self.column) if quote_column and self.column else self.column
         values = {"row": self.row, "column": column, "problem": self.text(translate)}
@@ -88,7 +75,7 @@ class SheetError(Exception):
         self.issues: tuple[SheetIssue, ...] = tuple(issues)
         super().__init__(self.describe())
 
-    def describe(self, translate: Translate = _english) -> str:
+    def describe(self, translate: Translate = english) -> str:
         """A summary line, then the first problems, one an indented line."""
         summary = gettext_noop("site plan sheet rejected, %(count)s problem(s):")
         lines = [translate(summary) % {"count": len(self.issues)}]

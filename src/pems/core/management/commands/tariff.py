@@ -1,7 +1,9 @@
 """`pems tariff price TARIFF_FILE USAGE_FILE [--json] [--currency CNY]`: a bill preview.
 
 Only parses arguments, reads the files and calls the pure code in
-:mod:`pems.domain`; every rule lives there.
+:mod:`pems.domain`; every rule lives there. Problems in either file are listed
+in the active language (``PEMS_LANGUAGE``, Simplified Chinese by default), each
+with its field path or row and column; the bill itself is printed in English.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
-from pems.domain.errors import DomainError
+from pems.domain.errors import DomainError, FileFormatError
 from pems.domain.pricing import UsageInterval, price
 from pems.domain.quantities import Quantity
 from pems.domain.render import charges_to_data, charges_to_text
@@ -28,9 +31,10 @@ def _read(path: str) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
     except OSError as error:
-        raise CommandError(f"cannot read {path}: {error.strerror}") from None
+        message = _("cannot read %(path)s: %(error)s") % {"path": path, "error": error.strerror}
+        raise CommandError(message) from None
     except UnicodeDecodeError:
-        raise CommandError(f"{path} is not UTF-8 text") from None
+        raise CommandError(_("%(path)s is not UTF-8 text") % {"path": path}) from None
 
 
 def _cycle(
@@ -77,13 +81,20 @@ class Command(BaseCommand):
             tariff = load_tariff(tariff_text, options["tariff_file"], (currency or "CNY").upper())
             if currency and tariff.currency != currency.upper():
                 raise CommandError(
-                    f"{options['tariff_file']} is priced in {tariff.currency}, not {currency}"
+                    _("%(file)s is priced in %(priced)s, not %(currency)s")
+                    % {
+                        "file": options["tariff_file"],
+                        "priced": tariff.currency,
+                        "currency": currency,
+                    }
                 )
             usage = load_usage(usage_text, options["usage_file"])
             cycle = _cycle(tariff, usage.intervals, options["cycle_used"])
             charges = price(usage.intervals, tariff, cycle)
-        except DomainError as error:
-            raise CommandError(str(error)) from None
+        except FileFormatError as error:
+            raise CommandError(error.describe(_)) from None
+        except DomainError as error:  # pricing's own refusals: English unless raised as a Message
+            raise CommandError(error.message.text(_)) from None
         if options["json"]:
             self.stdout.write(json.dumps(charges_to_data(charges), indent=2, ensure_ascii=False))
         else:
