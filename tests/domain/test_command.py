@@ -168,3 +168,25 @@ def test_a_usage_files_problems_follow_pems_language_too(tmp_path: Path) -> None
     done = run(f"{EX}/tou.toml", str(usage), language="zh-hans")
     assert done.returncode == 1
     assert "第 3 行，total_kwh 列：从 5 降到了 4（电表计数翻转还是换表？）" in done.stderr
+
+
+def test_the_bill_follows_pems_language_and_its_columns_line_up() -> None:
+    english = run(f"{EX}/tiered.toml", f"{EX}/usage-totals.csv", "--cycle-used", "120")
+    chinese = run(
+        f"{EX}/tiered.toml", f"{EX}/usage-totals.csv", "--cycle-used", "120", language="zh-hans"
+    )
+    assert english.returncode == chinese.returncode == 0, chinese.stderr
+    for heading in ("\n电量计费\n", "\n按费率\n", "\n按阶梯\n", "\n固定费用\n", "\n合计\n"):
+        assert heading in chinese.stdout
+    assert "计费周期自 2025-10-01 起已用 59.76 kWh" in chinese.stdout
+    assert " management fee  monthly " in english.stdout  # the per column: daily / monthly
+    # The same figures in the same places: wide characters count two columns.
+    for text in (english.stdout, chinese.stdout):
+        lines = text.splitlines()
+        rule = next(n for n, line in enumerate(lines) if set(line.strip()) == {"-"})
+        width = lambda s: sum(2 if "\u4e00" <= c <= "\u9fff" else 1 for c in s)  # noqa: E731
+        assert {width(line) for line in lines[rule - 1 : rule + 1]} == {width(lines[rule])}
+    amounts = [line.split()[-1] for line in english.stdout.splitlines() if line[-3:-2] == "."]
+    assert amounts == [
+        line.split()[-1] for line in chinese.stdout.splitlines() if line[-3:-2] == "."
+    ]

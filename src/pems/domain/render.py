@@ -1,15 +1,38 @@
 """Presenting :class:`Charges` as a plain-text table or JSON-ready data.
 
 Amounts are rendered from Decimal to text directly; JSON data carries every
-amount and quantity as a string, never a float.
+amount and quantity as a string, never a float. The text table's words go
+through ``translate`` (``gettext`` at the Django boundary, English here), and
+columns are aligned by display width, so Chinese labels line up too.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from decimal import Decimal
 from typing import Any
 
 from pems.domain.charges import Breakdown, Charges
+from pems.domain.messages import Translate, english, gettext_noop
+
+#: Words of the table that name a value rather than a column: rates, per, totals
+#: (written out, so that ``makemessages`` finds each; "day" alone means a date elsewhere).
+_VALUES = {
+    "sharp": gettext_noop("sharp"),
+    "peak": gettext_noop("peak"),
+    "flat": gettext_noop("flat"),
+    "valley": gettext_noop("valley"),
+    "day": gettext_noop("daily"),
+    "month": gettext_noop("monthly"),
+    "energy": gettext_noop("energy"),
+    "fixed": gettext_noop("fixed"),
+    "total": gettext_noop("total"),
+}
+_BREAKDOWNS: dict[Breakdown, str] = {
+    "version": gettext_noop("Per version"),
+    "rate": gettext_noop("Per rate"),
+    "tier": gettext_noop("Per tier"),
+}
 
 
 def number(value: Decimal) -> str:
@@ -72,12 +95,17 @@ def charges_to_data(charges: Charges) -> dict[str, Any]:
     }
 
 
+def _width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: East Asian wide characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
 def _table(title: str, header: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    widths = [max(_width(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
     def fmt(row: list[str]) -> str:
         cells = [
-            c.ljust(w) if i == 0 else c.rjust(w)
+            c + " " * (w - _width(c)) if i == 0 else " " * (w - _width(c)) + c
             for i, (c, w) in enumerate(zip(row, widths, strict=True))
         ]
         return "  " + "  ".join(cells).rstrip()
@@ -91,17 +119,24 @@ def _table(title: str, header: list[str], rows: list[list[str]]) -> list[str]:
     ]
 
 
-def charges_to_text(charges: Charges) -> str:
-    """A readable table of the breakdown and totals."""
+def charges_to_text(charges: Charges, translate: Translate = english) -> str:
+    """A readable table of the breakdown and totals, its words through ``translate``."""
+    t = translate
     unit, currency = charges.unit.symbol, charges.currency
-    out = [f"Tariff {charges.tariff!r}: amounts in {currency}, quantities in {unit}"]
+
+    def value(name: str) -> str:
+        return t(_VALUES[name]) if name in _VALUES else name
+
+    heading = gettext_noop("Tariff %(tariff)s: amounts in %(currency)s, quantities in %(unit)s")
+    out = [t(heading) % {"tariff": repr(charges.tariff), "currency": currency, "unit": unit}]
     if charges.start and charges.end:
-        out.append(f"Usage from {charges.start.isoformat()} to {charges.end.isoformat()}")
+        span = gettext_noop("Usage from %(start)s to %(end)s")
+        out.append(t(span) % {"start": charges.start.isoformat(), "end": charges.end.isoformat()})
     rows = [
         [
             line.cycle.isoformat(),
             line.version,
-            line.rate.value,
+            value(line.rate.value),
             str(line.tier or "-"),
             number(line.quantity.amount),
             number(line.unit_price),
@@ -109,21 +144,24 @@ def charges_to_text(charges: Charges) -> str:
         ]
         for line in charges.energy_lines
     ]
-    out += _table(
-        "Energy", ["cycle from", "version", "rate", "tier", unit, "price", currency], rows
-    )
-    breakdowns: tuple[Breakdown, ...] = ("version", "rate", "tier")
-    for name in breakdowns:
+    columns = [t(gettext_noop("cycle from")), t(gettext_noop("version")), t(gettext_noop("rate"))]
+    columns += [t(gettext_noop("tier")), unit, t(gettext_noop("price")), currency]
+    out += _table(t(gettext_noop("Energy")), columns, rows)
+    for name, title in _BREAKDOWNS.items():
         summary = [
-            [str(k if k is not None else "-"), number(s.quantity.amount), str(s.amount.amount)]
+            [
+                value(str(k)) if k is not None else "-",
+                number(s.quantity.amount),
+                str(s.amount.amount),
+            ]
             for k, s in charges.subtotals(name).items()
         ]
-        out += _table(f"Per {name}", [name, unit, currency], summary)
+        out += _table(t(title), [t(name), unit, currency], summary)
     fixed = [
         [
             line.version,
             line.name,
-            line.per.value,
+            value(line.per.value),
             line.month,
             str(line.days),
             str(line.amount.amount),
@@ -131,17 +169,18 @@ def charges_to_text(charges: Charges) -> str:
         for line in charges.fixed_lines
     ]
     if fixed:
-        out += _table(
-            "Fixed charges", ["version", "charge", "per", "month", "days", currency], fixed
-        )
+        header = [t(gettext_noop("version")), t(gettext_noop("charge")), t(gettext_noop("per"))]
+        header += [t(gettext_noop("month")), t(gettext_noop("days")), currency]
+        out += _table(t(gettext_noop("Fixed charges")), header, fixed)
     totals = [
-        ["energy", number(charges.energy.amount), str(charges.energy_amount.amount)],
-        ["fixed", "", str(charges.fixed_amount.amount)],
-        ["total", "", str(charges.total.amount)],
+        [value("energy"), number(charges.energy.amount), str(charges.energy_amount.amount)],
+        [value("fixed"), "", str(charges.fixed_amount.amount)],
+        [value("total"), "", str(charges.total.amount)],
     ]
-    out += _table("Totals", ["", unit, currency], totals)
+    out += _table(t(gettext_noop("Totals")), ["", unit, currency], totals)
     if charges.cycle:
         out.append("")
-        used = number(charges.cycle.used.amount)
-        out.append(f"Billing cycle from {charges.cycle.start}: {used} {unit} used")
+        used = gettext_noop("Billing cycle from %(start)s: %(used)s %(unit)s used")
+        values = {"start": charges.cycle.start, "used": number(charges.cycle.used.amount)}
+        out.append(t(used) % {**values, "unit": unit})
     return "\n".join(out) + "\n"

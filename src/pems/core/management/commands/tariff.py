@@ -98,4 +98,4 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(charges_to_data(charges), indent=2, ensure_ascii=False))
         else:
-            self.stdout.write(charges_to_text(charges), ending="")
+            self.stdout.write(charges_to_text(charges, _), ending="")
