@@ -141,3 +141,13 @@ def plaza_sim() -> Iterator[SimThread]:
     sim = SimThread(plaza())
     yield sim
     sim.stop()
+
+
+@pytest.fixture
+def mixed_sim() -> Iterator[SimThread]:
+    """The `mixed` site: every meter model on every gateway protocol."""
+    from pems.siteplan import mixed
+
+    sim = SimThread(mixed())
+    yield sim
+    sim.stop()

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from pems.metering.models import EventKind, GatewayCommStats, MeterEvent, PointState
-from pems.siteplan import mixed
 from tests.collector.conftest import SimThread, collect, install
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def mixed_sim() -> Iterator[SimThread]:
-    sim = SimThread(mixed())
-    yield sim
-    sim.stop()
 
 
 def test_every_model_on_every_protocol_is_read(mixed_sim: SimThread) -> None:

@@ -5,7 +5,6 @@ returns what was left → close refunds exactly that."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -22,18 +21,10 @@ from pems.domain.money import Money
 from pems.ledger import chart
 from pems.ledger.models import JournalEntry
 from pems.ledger.verify import ledger_problems
-from pems.siteplan import mixed
 from tests.collector.conftest import SimThread, collect, install
 from tests.factories import TenantFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def mixed_sim() -> Iterator[SimThread]:
-    sim = SimThread(mixed())
-    yield sim
-    sim.stop()
 
 
 def run_commands() -> None:

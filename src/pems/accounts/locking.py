@@ -9,10 +9,9 @@ from __future__ import annotations
 from functools import cache
 
 from django.db import connection
-from django.db.models import Model
 
 from pems.accounts.models import Account, Tenant
-from pems.core.rows import Selection, column, quote
+from pems.core.rows import Selection, col, table
 from pems.inventory.models import Site
 
 
@@ -45,19 +44,12 @@ def _query(vendor: str) -> tuple[str, Selection, Selection, Selection]:
     tenant = Selection(Tenant, tenants)
     site = Selection(Site, sites)
     has_lock = connection.features.has_select_for_no_key_update
-    lock = f" FOR NO KEY UPDATE OF {quote(accounts)}" if has_lock else ""
+    lock = f" FOR NO KEY UPDATE OF {table(Account)}" if has_lock else ""
     sql = (
-        f"SELECT {account.sql}, {tenant.sql}, {site.sql} FROM {quote(accounts)}"  # noqa: S608
-        f" JOIN {quote(tenants)} ON {_key(Tenant, tenants)} = {_ref(Account, 'tenant', accounts)}"
-        f" JOIN {quote(sites)} ON {_key(Site, sites)} = {_ref(Tenant, 'site', tenants)}"
-        f" WHERE {_key(Account, accounts)} = %s{lock}"
+        f"SELECT {account.sql}, {tenant.sql}, {site.sql} FROM {table(Account)}"  # noqa: S608
+        f" JOIN {table(Tenant)}"
+        f" ON {col(Tenant, 'id', tenants)} = {col(Account, 'tenant', accounts)}"
+        f" JOIN {table(Site)} ON {col(Site, 'id', sites)} = {col(Tenant, 'site', tenants)}"
+        f" WHERE {col(Account, 'id', accounts)} = %s{lock}"
     )
     return sql, account, tenant, site
-
-
-def _key(model: type[Model], alias: str) -> str:
-    return column(model._meta.pk, alias)  # type: ignore[arg-type]
-
-
-def _ref(model: type[Model], name: str, alias: str) -> str:
-    return column(model._meta.get_field(name), alias)  # type: ignore[arg-type]

@@ -19,7 +19,7 @@ from pems.billing import credit, policy
 from pems.billing.models import AccountTariff
 from pems.billing.policy import apply_policy
 from pems.billing.sale_reads import SaleReads, read_for_sale
-from pems.billing.tariffs import parse
+from pems.billing.tariffs import service_fee_ratio
 from pems.control.models import Command
 from pems.domain.fees import split_top_up
 from pems.domain.money import Money
@@ -40,7 +40,7 @@ def fee_ratio(account: Account) -> Decimal:
     if found is None:
         return Decimal(0)
     document, name = found
-    return parse(document, account.tenant.site, source=name).version_at(now).service_fee_ratio
+    return service_fee_ratio(document, name, account.tenant.site, now)
 
 
 @transaction.atomic

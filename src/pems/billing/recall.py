@@ -30,7 +30,7 @@ from pems.billing import credit
 from pems.billing.policy import relay_of
 from pems.control import actions as control
 from pems.control.models import CREDIT_BEFORE_CLEAR, Command, CommandKind, CommandStatus
-from pems.domain.money import Money
+from pems.domain.money import Money, minor_unit
 from pems.domain.policy import RelayState
 from pems.inventory.choices import FeeControl
 from pems.inventory.models import MeteringPoint
@@ -206,11 +206,11 @@ def credit_cleared(locked: Account, command: Command, held: Decimal) -> dict[str
             idempotency_key=return_key,
             memo={**memo, "point": point.pk, "held": str(held), "drift": str(booked.drift)},
         )
-    cents = Decimal("0.01")
+    unit = minor_unit(locked.tenant.site.currency)
     return {
-        RETURNED: str(returned.quantize(cents)),
-        USAGE_BOOKED: str(booked.usage_booked.quantize(cents)),
-        DRIFT: str(booked.drift.quantize(cents)),
+        RETURNED: str(returned.quantize(unit)),
+        USAGE_BOOKED: str(booked.usage_booked.quantize(unit)),
+        DRIFT: str(booked.drift.quantize(unit)),
     }
 
 

@@ -22,15 +22,14 @@ from functools import cache
 from typing import Any
 
 from django.db import connection
-from django.db.models import Model
 
 from pems.accounts.actions import recharge_key
 from pems.accounts.models import Account, AccountMeteringPoint
 from pems.billing.models import AccountTariff, PrepaidState, Tariff
 from pems.billing.policy import RELAY_COMMAND_KINDS, Inputs, relay_from
-from pems.billing.tariffs import parse
+from pems.billing.tariffs import service_fee_ratio
 from pems.control.models import Command, CommandStatus
-from pems.core.rows import Converter, Selection, column, converter, quote
+from pems.core.rows import Converter, Selection, col, converter, table
 from pems.inventory.choices import FeeControl
 from pems.inventory.models import MeteringPoint
 from pems.ledger import chart
@@ -72,7 +71,7 @@ def read_for_sale(locked: Account, now: datetime, idempotency_key: str = "") -> 
     ratio = Decimal(0)
     if tariff[0] is not None:
         document, name = tariff
-        ratio = parse(document, locked.tenant.site, source=name).version_at(now).service_fee_ratio
+        ratio = service_fee_ratio(document, name, locked.tenant.site, now)
     points, relays = [], []
     for row in rows:
         *_, point_row, relay_row, command_row = query.split(row)
@@ -111,15 +110,6 @@ class _Query:
         return parts
 
 
-def _col(model: type[Model], name: str, alias: str | None = None) -> str:
-    field = model._meta.get_field(name)
-    return column(field, alias) if alias else quote(field.column)  # type: ignore[arg-type]
-
-
-def _table(model: type[Model], alias: str) -> str:
-    return f"{quote(model._meta.db_table)} AS {quote(alias)}"
-
-
 @cache
 def _query(vendor: str) -> _Query:
     """Built once per backend: quoting and converters are the backend's.
@@ -132,46 +122,46 @@ def _query(vendor: str) -> _Query:
     point = Selection(MeteringPoint, "point")
     relay = Selection(PointState, "relay", ["relay_closed", "read_at"])
     command = Selection(Command, "command", ["id", "kind", "status", "completed_at", "by_policy"])
-    starts = _col(AccountTariff, "effective_from")
+    starts = col(AccountTariff, "effective_from")
     in_force = (  # the latest tariff assignment that has begun
-        f"SELECT {_col(AccountTariff, 'tariff')} FROM {quote(AccountTariff._meta.db_table)}"  # noqa: S608
-        f" WHERE {_col(AccountTariff, 'account')} = %s AND {starts} <= %s"
+        f"SELECT {col(AccountTariff, 'tariff')} FROM {table(AccountTariff)}"  # noqa: S608
+        f" WHERE {col(AccountTariff, 'account')} = %s AND {starts} <= %s"
         f" ORDER BY {starts} DESC LIMIT 1"
     )
-    point_id = _col(MeteringPoint, "id", "point")
+    point_id = col(MeteringPoint, "id", "point")
     kinds = ", ".join(f"'{kind}'" for kind in RELAY_COMMAND_KINDS)
     latest = (  # the point's latest relay command that has not failed
-        f"SELECT {_col(Command, 'id')} FROM {quote(Command._meta.db_table)}"  # noqa: S608
-        f" WHERE {_col(Command, 'point')} = {point_id} AND {_col(Command, 'kind')} IN ({kinds})"
-        f" AND {_col(Command, 'status')} <> '{CommandStatus.FAILED.value}'"
-        f" ORDER BY {_col(Command, 'id')} DESC LIMIT 1"
+        f"SELECT {col(Command, 'id')} FROM {table(Command)}"  # noqa: S608
+        f" WHERE {col(Command, 'point')} = {point_id} AND {col(Command, 'kind')} IN ({kinds})"
+        f" AND {col(Command, 'status')} <> '{CommandStatus.FAILED.value}'"
+        f" ORDER BY {col(Command, 'id')} DESC LIMIT 1"
     )
     points = (  # the active points, each with its relay reading and latest relay command
-        f"{_table(MeteringPoint, 'point')}"
-        f" JOIN {_table(AccountMeteringPoint, 'link')}"
-        f" ON {_col(AccountMeteringPoint, 'metering_point', 'link')} = {point_id}"
-        f" AND {_col(AccountMeteringPoint, 'account', 'link')} = %s"
-        f" AND {_col(AccountMeteringPoint, 'released_at', 'link')} IS NULL"
-        f" LEFT JOIN {_table(PointState, 'relay')}"
-        f" ON {_col(PointState, 'point', 'relay')} = {point_id}"
-        f" LEFT JOIN {_table(Command, 'command')} ON {_col(Command, 'id', 'command')} = ({latest})"
+        f"{table(MeteringPoint, 'point')}"
+        f" JOIN {table(AccountMeteringPoint, 'link')}"
+        f" ON {col(AccountMeteringPoint, 'metering_point', 'link')} = {point_id}"
+        f" AND {col(AccountMeteringPoint, 'account', 'link')} = %s"
+        f" AND {col(AccountMeteringPoint, 'released_at', 'link')} IS NULL"
+        f" LEFT JOIN {table(PointState, 'relay')}"
+        f" ON {col(PointState, 'point', 'relay')} = {point_id}"
+        f" LEFT JOIN {table(Command, 'command')} ON {col(Command, 'id', 'command')} = ({latest})"
     )
-    tariff = f"{_col(Tariff, 'document', 'tariff')}, {_col(Tariff, 'name', 'tariff')}"
+    tariff = f"{col(Tariff, 'document', 'tariff')}, {col(Tariff, 'name', 'tariff')}"
     balance = LedgerAccount._meta.get_field("balance")
     wallet = (
-        f"SELECT {_col(LedgerAccount, 'balance')} FROM {quote(LedgerAccount._meta.db_table)}"  # noqa: S608
-        f" WHERE {_col(LedgerAccount, 'key')} = %s"
+        f"SELECT {col(LedgerAccount, 'balance')} FROM {table(LedgerAccount)}"  # noqa: S608
+        f" WHERE {col(LedgerAccount, 'key')} = %s"
     )
     replay = (
-        f"SELECT {_col(JournalEntry, 'id')} FROM {quote(JournalEntry._meta.db_table)}"  # noqa: S608
-        f" WHERE {_col(JournalEntry, 'idempotency_key')} = %s"
+        f"SELECT {col(JournalEntry, 'id')} FROM {table(JournalEntry)}"  # noqa: S608
+        f" WHERE {col(JournalEntry, 'idempotency_key')} = %s"
     )
     sql = (
         f"SELECT ({wallet}), ({replay}), {state.sql}, {tariff}, {point.sql}, {relay.sql},"  # noqa: S608
         f" {command.sql} FROM (SELECT 1 AS one) AS one"
-        f" LEFT JOIN {_table(PrepaidState, 'state')}"
-        f" ON {_col(PrepaidState, 'account', 'state')} = %s"
-        f" LEFT JOIN {_table(Tariff, 'tariff')} ON {_col(Tariff, 'id', 'tariff')} = ({in_force})"
+        f" LEFT JOIN {table(PrepaidState, 'state')}"
+        f" ON {col(PrepaidState, 'account', 'state')} = %s"
+        f" LEFT JOIN {table(Tariff, 'tariff')} ON {col(Tariff, 'id', 'tariff')} = ({in_force})"
         f" LEFT JOIN ({points}) ON 1 = 1"
         f" ORDER BY {point_id}"
     )

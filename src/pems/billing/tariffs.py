@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -32,6 +33,11 @@ def _load(document: str, source: str, currency: str) -> PricedTariff:
 def priced(tariff: Tariff) -> PricedTariff:
     """The domain tariff a stored document describes."""
     return parse(tariff.document, tariff.site, source=tariff.name)
+
+
+def service_fee_ratio(document: str, name: str, site: Site, at: datetime) -> Decimal:
+    """The service-fee ratio of the stored tariff ``document`` in force ``at``."""
+    return parse(document, site, source=name).version_at(at).service_fee_ratio
 
 
 def parse(document: str, site: Site, source: str = "<tariff>") -> PricedTariff:

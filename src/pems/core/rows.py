@@ -28,6 +28,18 @@ def column(field: models.Field, alias: str) -> str:  # type: ignore[type-arg]
     return f"{quote(alias)}.{quote(field.column)}"
 
 
+def col(model: type[models.Model], name: str, alias: str | None = None) -> str:
+    """The column of ``model``'s field ``name``: ``alias."column"``, or bare without an alias."""
+    field = model._meta.get_field(name)
+    return column(field, alias) if alias else quote(field.column)  # type: ignore[arg-type]
+
+
+def table(model: type[models.Model], alias: str | None = None) -> str:
+    """``model``'s table, quoted, ``AS alias`` when one is given."""
+    name = quote(model._meta.db_table)
+    return f"{name} AS {quote(alias)}" if alias else name
+
+
 def converter(field: models.Field) -> Converter:  # type: ignore[type-arg]
     """The function the ORM applies to a database value of ``field``."""
     expression = field.get_col(field.model._meta.db_table)

@@ -17,6 +17,7 @@ from decimal import Decimal
 from django.db import connection
 
 from pems.core import rows
+from pems.core.rows import quote
 from pems.ledger.models import JournalEntry, LedgerAccount, Posting
 
 _ACCOUNTS = LedgerAccount._meta
@@ -25,19 +26,15 @@ _BALANCE = _ACCOUNTS.get_field("balance")
 _AMOUNT = Posting._meta.get_field("amount")
 
 
-def _q(name: str) -> str:
-    return connection.ops.quote_name(name)
-
-
 def _marks(count: int) -> str:
     return ", ".join(["%s"] * count)
 
 
 def ids_by_key(keys: Sequence[str]) -> dict[str, int]:
     """Ledger account id by key for those of ``keys`` that exist (no lock)."""
-    key, pk = _q(_KEY.column), _q(_ACCOUNTS.pk.column)
+    key, pk = quote(_KEY.column), quote(_ACCOUNTS.pk.column)
     sql = (
-        f"SELECT {key}, {pk} FROM {_q(_ACCOUNTS.db_table)}"  # noqa: S608
+        f"SELECT {key}, {pk} FROM {quote(_ACCOUNTS.db_table)}"  # noqa: S608
         f" WHERE {key} IN ({_marks(len(keys))})"
     )
     with connection.cursor() as cursor:
@@ -55,8 +52,8 @@ def move_balances(deltas: Mapping[str, Decimal]) -> dict[str, Decimal]:
     SQLite has no row locks: its IMMEDIATE transactions queue writers.
     """
     keys = sorted(deltas)
-    table, key, pk = _q(_ACCOUNTS.db_table), _q(_KEY.column), _q(_ACCOUNTS.pk.column)
-    balance = _q(_BALANCE.column)
+    table, key, pk = quote(_ACCOUNTS.db_table), quote(_KEY.column), quote(_ACCOUNTS.pk.column)
+    balance = quote(_BALANCE.column)
     cases = " ".join(["WHEN %s THEN %s"] * len(keys))
     params: list[object] = []
     for name in keys:
@@ -90,10 +87,10 @@ def insert_entries(entries: Sequence[JournalEntry]) -> dict[str, int]:
     meta = JournalEntry._meta
     columns = [f for f in meta.concrete_fields if not f.primary_key]
     rows = ", ".join([f"({_marks(len(columns))})"] * len(entries))
-    key = _q(meta.get_field("idempotency_key").column)
+    key = quote(meta.get_field("idempotency_key").column)
     sql = (
-        f"INSERT INTO {_q(meta.db_table)} ({', '.join(_q(f.column) for f in columns)})"  # noqa: S608
-        f" VALUES {rows} ON CONFLICT ({key}) DO NOTHING RETURNING {_q(meta.pk.column)}, {key}"
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in columns)})"  # noqa: S608
+        f" VALUES {rows} ON CONFLICT ({key}) DO NOTHING RETURNING {quote(meta.pk.column)}, {key}"
     )
     params = [
         f.get_db_prep_save(f.pre_save(entry, add=True), connection)
@@ -123,17 +120,17 @@ def insert_postings_by_key(entry_id: int, lines: Sequence[tuple[str, Decimal]]) 
     """
     meta = Posting._meta
     columns = ", ".join(
-        _q(meta.get_field(name).column) for name in ("entry", "ledger_account", "amount")
+        quote(meta.get_field(name).column) for name in ("entry", "ledger_account", "amount")
     )
-    table, key, pk = _q(_ACCOUNTS.db_table), _q(_KEY.column), _q(_ACCOUNTS.pk.column)
-    account = _q(meta.get_field("ledger_account").column)
+    table, key, pk = quote(_ACCOUNTS.db_table), quote(_KEY.column), quote(_ACCOUNTS.pk.column)
+    account = quote(meta.get_field("ledger_account").column)
     rows = ", ".join(["(%s, %s)"] * len(lines))
     params: list[object] = [entry_id]
     for name, amount in lines:
         params += [name, _AMOUNT.get_db_prep_save(amount, connection)]
     # VALUES columns are column1, column2 … in both PostgreSQL and SQLite.
     sql = (
-        f"INSERT INTO {_q(meta.db_table)} ({columns})"  # noqa: S608
+        f"INSERT INTO {quote(meta.db_table)} ({columns})"  # noqa: S608
         f" SELECT %s, {table}.{pk}, line.column2 FROM (VALUES {rows}) AS line"
         f" JOIN {table} ON {table}.{key} = line.column1 RETURNING {account}"
     )
@@ -146,12 +143,12 @@ def insert_postings_of(lines: Sequence[tuple[int, int, Decimal]]) -> None:
     """One posting per (entry id, ledger account id, amount), in one INSERT."""
     meta = Posting._meta
     columns = ", ".join(
-        _q(meta.get_field(name).column) for name in ("entry", "ledger_account", "amount")
+        quote(meta.get_field(name).column) for name in ("entry", "ledger_account", "amount")
     )
     rows = ", ".join(["(%s, %s, %s)"] * len(lines))
     params: list[object] = []
     for entry_id, account_id, amount in lines:
         params += [entry_id, account_id, _AMOUNT.get_db_prep_save(amount, connection)]
-    sql = f"INSERT INTO {_q(meta.db_table)} ({columns}) VALUES {rows}"  # noqa: S608
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {rows}"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
