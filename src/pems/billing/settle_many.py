@@ -5,7 +5,8 @@ transaction, two row locks, a tariff check and a ledger posting of five
 statements for every point. Here a chunk of points shares them: its accounts
 and cursors are locked in two statements (account rows first, in id order, as
 everywhere), its tariff assignments read in one, its entries posted by
-:func:`pems.ledger.posting.post_many` and its cursors moved in one update. A
+:func:`pems.ledger.posting.post_many` and its cursors moved in one update
+(:func:`pems.core.bulk.update_many`). A
 point the chunk cannot price from its summary — the cursor moved, a tariff
 was assigned since the prefetch, a total fell — is left to ``settle_point``.
 """
@@ -26,6 +27,7 @@ from pems.billing.settlement import (
     move,
 )
 from pems.billing.summaries import NotSummarisable, Prefetch, Summary, price_summary
+from pems.core.bulk import update_many
 from pems.domain.errors import DomainError
 from pems.ledger.posting import IdempotencyConflict, NewEntry, post_many
 
@@ -96,7 +98,7 @@ def _settle_chunk(chunk: Mapping[int, Summary], actor: str) -> set[tuple[int, in
         move(cursor, last, charges.cycle, residue)
         moved.append(cursor)
     post_many(entries, actor)
-    SettlementCursor.objects.bulk_update(moved, CURSOR_FIELDS)
+    update_many(moved, CURSOR_FIELDS)
     return handled
 
 

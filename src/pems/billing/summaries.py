@@ -15,19 +15,27 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
 from pems.accounts.models import Account
 from pems.billing.cells_sql import point_cells, points_cells
+from pems.billing.lines_sql import Due, Lines, points_lines
 from pems.billing.models import AccountTariff, SettlementCursor, Tariff
 from pems.billing.tariffs import priced
 from pems.domain.cells import Cell, ClassCache, cells_from_readings, price_cells
 from pems.domain.charges import Charges
 from pems.domain.errors import UsageError
-from pems.domain.pricing import MeterReading
+from pems.domain.pricing import (
+    Accumulator,
+    MeterReading,
+    exact_arithmetic,
+    intervals_from_readings,
+    split_interval,
+)
 from pems.domain.quantities import Quantity, Unit
-from pems.domain.segments import cut_points
+from pems.domain.segments import cut_points, segments
 from pems.domain.tariff import Tariff as PricedTariff
 from pems.domain.tiers import CycleState
 from pems.domain.tou import Rate
@@ -49,6 +57,7 @@ class Summary:
     assignment: AccountTariff
     cells: list[Cell] | None
     cuts: Sequence[datetime]
+    lines: Lines | None  # priced by the database (PostgreSQL), or None: price the cells
     horizon: datetime
     classes: ClassCache
     latest: PointState | None
@@ -113,19 +122,28 @@ def prefetch(accounts: Sequence[Account]) -> Prefetch:
     for due in groups.values():
         tariff = priced(next(iter(due.values())).tariff)
         cuts = cut_points(min(c.settled_until for c in due), horizon, tariff)
-        cells = points_cells({c.point_id: c.settled_until for c in due}, cuts)
+        lines: dict[int, Lines | None] = {}
+        if connection.vendor == "postgresql":
+            lines = points_lines([_due(c, tariff.unit) for c in due], cuts, tariff)
+        left = {c.point_id: c.settled_until for c in due if lines.get(c.point_id) is None}
+        cells = points_cells(left, cuts)  # SQLite, and what the database could not price
         classes: ClassCache = {}
         for cursor, assignment in due.items():
             summaries[cursor.pk] = Summary(
                 cursor.settled_until,
                 assignment,
-                cells[cursor.point_id],
+                cells.get(cursor.point_id),
                 cuts,
+                lines.get(cursor.point_id),
                 horizon,
                 classes,
                 states.get(cursor.point_id),
             )
     return Prefetch(summaries)
+
+
+def _due(cursor: SettlementCursor, unit: Unit) -> Due:
+    return Due(cursor.point_id, cursor.settled_until, cursor.last_total, cycle_state(cursor, unit))
 
 
 def price_by_cells(
@@ -173,18 +191,51 @@ def price_summary(
     cursor: SettlementCursor, tariff_row: Tariff, summary: Summary
 ) -> tuple[Charges, MeterReading] | None:
     """:func:`price_by_cells` from a prefetched summary, without a query."""
-    if summary.cells is None:
+    if summary.cells is None and summary.lines is None:
         raise NotSummarisable
     latest = summary.latest
     if latest is not None and latest.read_at is not None and latest.read_at <= cursor.settled_until:
         latest = None
-    ends = [cell.last_at for cell in summary.cells[-1:]]
+    ends = [summary.lines.last_at] if summary.lines else [c.last_at for c in summary.cells or []]
     if latest is not None and latest.read_at is not None:
         ends.append(latest.read_at)
     if ends and max(ends) >= summary.horizon:
         raise NotSummarisable  # past the last cut point the prefetch looked up
     tariff = priced(tariff_row)
+    if summary.lines is not None:
+        return price_lines(cursor, tariff, summary.lines, latest)
+    assert summary.cells is not None  # noqa: S101 — checked above
     return _price_cells(cursor, tariff, list(summary.cells), summary.cuts, latest, summary.classes)
+
+
+def price_lines(
+    cursor: SettlementCursor, tariff: PricedTariff, lines: Lines, latest: PointState | None
+) -> tuple[Charges, MeterReading] | None:
+    """Charges from the lines the database priced, then the latest reading after them."""
+    unit = tariff.unit
+    totals = Accumulator(tariff, cycle_state(cursor, unit))
+    last = MeterReading(lines.last_at, Quantity(lines.last_total, unit))
+    with exact_arithmetic():
+        for (cycle, version, rate, tier), quantity in lines.quantities.items():
+            totals.add_placed(cycle, version, rate, tier, quantity)
+        if lines.last_at > cursor.settled_until:
+            totals.resume(CycleState(lines.cycle_start, Quantity(lines.cycle_used, unit)))
+        else:  # nothing new in the interval rows: from the cursor itself
+            last = meter_reading(cursor.settled_until, cursor, unit, "last_")
+        if latest is not None and latest.read_at > last.at:
+            # The latest reading between interval rows: balances follow the meter within a sweep.
+            reading = meter_reading(latest.read_at, latest, unit, "energy_")
+            try:
+                (interval,) = intervals_from_readings([last, reading])
+            except UsageError as error:
+                raise NotSummarisable from error
+            pieces = segments(interval.start, interval.end, tariff)
+            for piece, rate, amount in split_interval(interval, pieces, tariff):
+                totals.add(piece.cycle, piece.version, rate, amount)
+            last = reading
+        if last.at <= cursor.settled_until:
+            return None
+        return totals.charges(cursor.settled_until, last.at, True), last
 
 
 def _price_cells(

@@ -53,6 +53,8 @@ def _midnight(day: date, tariff: Tariff) -> datetime:
 
 def fixed_charges(tariff: Tariff, start: datetime, end: datetime) -> tuple[FixedLine, ...]:
     """Fixed charges for the local days whose midnight lies in [start, end)."""
+    if not any(version.fixed for version in tariff.versions):
+        return ()  # the usual tariff: no day to walk
     counts: dict[tuple[int, str, str], int] = {}
     charges: dict[tuple[int, str, str], tuple[Money, ChargePeriod, int]] = {}
     day = start.astimezone(tariff.zone).date()

@@ -251,6 +251,24 @@ class Accumulator:
         _add(self.sums, self.tariff, cycle, version, rate, amount)
         self.cycle = CycleState(cycle.start, Quantity(cycle.used.amount + amount, self.tariff.unit))
 
+    def add_placed(
+        self, cycle_start: date, version: int, rate: Rate, tier: int | None, amount: Decimal
+    ) -> None:
+        """Add a quantity already placed in its tier (``pems.billing.lines_sql`` does that in
+        bulk). The cycle state is not moved: set it with :meth:`resume`.
+        """
+        key = _Key(cycle_start, version, rate, tier)
+        version_row = self.tariff.versions[version]
+        tiers = version_row.tiers
+        surcharge = tiers.tiers[tier - 1].surcharge if tiers and tier else Decimal(0)
+        old_quantity, old_money = self.sums.get(key, (Decimal(0), Decimal(0)))
+        price = version_row.rate_price(rate) + surcharge
+        self.sums[key] = (old_quantity + amount, old_money + amount * price)
+
+    def resume(self, cycle: CycleState) -> None:
+        """Go on from ``cycle`` (after :meth:`add_placed`): the next parts fill its tiers."""
+        self.cycle = cycle
+
     def charges(self, start: datetime | None, end: datetime | None, include_fixed: bool) -> Charges:
         """The priced result for usage from ``start`` to ``end`` (None: no usage)."""
         tariff = self.tariff
