@@ -1,7 +1,7 @@
 """What a cashier's sale costs the database, pinned so that a regression fails here.
 
-A recharge and a server-side sale (``billing.sell``, what the console and the
-API call) run a fixed number of SQL statements, and the site's ledger rows
+A recharge and a server-side or meter-side sale (``billing.sell``, what the
+console and the API call) run a fixed number of SQL statements, and the site's ledger rows
 that every sale shares (cash clearing, service fees) are locked only for the
 final writes (docs/benchmarks.md, "Prepaid core"). Counted inside the test's
 transaction: each action's BEGIN/COMMIT shows as SAVEPOINT/RELEASE.
@@ -10,6 +10,8 @@ transaction: each action's BEGIN/COMMIT shows as SAVEPOINT/RELEASE.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -18,8 +20,14 @@ from django.test.utils import CaptureQueriesContext
 from pems.accounts import actions as ledger_actions
 from pems.audit.models import AuditEvent
 from pems.billing import actions
+from pems.billing.models import PrepaidState
+from pems.billing.sale_reads import read_for_sale
 from pems.billing.tariffs import assign_tariff, create_tariff
+from pems.control.models import Command
+from pems.ledger import chart
 from pems.ledger.models import JournalEntry, Posting
+from pems.ledger.posting import LedgerError
+from pems.ledger.verify import ledger_problems
 from tests.billing.scenarios import flat_tariff_document
 from tests.factories import MeteringPointFactory, SiteFactory, TenantFactory, staff_user
 from tests.ledger.scenarios import cny
@@ -126,3 +134,79 @@ def test_a_meter_side_sale_pushes_its_credit_before_it_locks_the_shared_ledger_r
     shared = [n for n, sql in enumerate(statements) if LEDGER_LOCK in sql and "clearing:" in sql]
     assert len(shared) == 1, "\n".join(statements)
     assert [sql.split()[0] for sql in statements[shared[0] + 1 :]] == ["RELEASE"]
+
+
+def test_a_meter_side_sale_runs_twelve_statements_and_locks_the_ledger_rows_last():
+    account, cashier = server_side_account_with_fee(fee_control="meter-side")
+    actions.sell(account, cny("100.00"), "cash", cashier, "first")  # opens accounts, state
+    events_before = AuditEvent.objects.count()
+    (sale, push), statements = statements_of(
+        lambda: actions.sell(account, cny("100.00"), "cash", cashier, "second")
+    )
+    assert sale.created
+    assert (push.payload, push.purchase_count) == ({"amount": "98.00"}, 2)
+    # SAVEPOINT, account lock, what the sale reads, the recharge entry, the transfer entry,
+    # the point's row lock, the push (its count worked out by the INSERT), UPDATE alarm
+    # state, both entries' postings, the three audit events, ledger lock + UPDATE every
+    # row the sale moves, RELEASE.
+    assert len(statements) == 12, "\n".join(statements)
+    assert after_ledger_lock(statements) == ["RELEASE"]
+    transfer = JournalEntry.objects.get(idempotency_key=f"meter-transfer:{sale.entry.pk}")
+    assert Posting.objects.filter(entry__in=[sale.entry, transfer]).count() == 5
+    events = AuditEvent.objects.order_by("pk")[events_before:]
+    assert [(e.action, e.object_id, e.actor) for e in events] == [
+        ("ledger.recharge", str(sale.entry.pk), cashier),
+        ("ledger.meter-transfer", str(transfer.pk), cashier),
+        ("control.enqueue", str(push.pk), cashier),
+    ]
+    assert ledger_problems() == []
+
+
+def test_a_meter_side_sale_tells_the_policy_the_wallet_after_the_transfer():
+    account, cashier = server_side_account_with_fee(fee_control="meter-side")
+    ledger_actions.recharge(account, cny("5.00"), "cash", cashier, "kept in the wallet")
+    sale, _ = actions.sell(account, cny("100.00"), "cash", cashier, "to the meter")
+    assert sale.balance == cny("103.00")  # right after the recharge entry
+    assert ledger_actions.balance(account) == cny("5.00")
+    assert PrepaidState.objects.get(account=account).balance == Decimal("5.00")
+
+
+def test_a_replayed_meter_side_sale_writes_nothing():
+    account, cashier = server_side_account_with_fee(fee_control="meter-side")
+    first, push = actions.sell(account, cny("10.00"), "cash", cashier, "once")
+    written = (
+        JournalEntry.objects.count(),
+        Posting.objects.count(),
+        AuditEvent.objects.count(),
+        Command.objects.count(),
+    )
+    (again, push_again), statements = statements_of(
+        lambda: actions.sell(account, cny("10.00"), "cash", cashier, "once")
+    )
+    assert (again.created, again.entry.pk, push_again.pk) == (False, first.entry.pk, push.pk)
+    assert (
+        JournalEntry.objects.count(),
+        Posting.objects.count(),
+        AuditEvent.objects.count(),
+        Command.objects.count(),
+    ) == written
+    assert not [sql for sql in statements if LEDGER_LOCK in sql]
+
+
+def test_a_meter_side_sale_whose_wallet_moved_outside_the_lock_is_undone(monkeypatch):
+    account, cashier = server_side_account_with_fee(fee_control="meter-side")
+    actions.sell(account, cny("10.00"), "cash", cashier, "first")
+    written = (JournalEntry.objects.count(), Command.objects.count(), AuditEvent.objects.count())
+    wallet = chart.wallet(account).balance
+
+    def stale(*args, **kwargs):  # as if the wallet had moved since the sale read it
+        return replace(read_for_sale(*args, **kwargs), wallet=Decimal("1.00"))
+
+    monkeypatch.setattr(actions, "read_for_sale", stale)
+    with pytest.raises(LedgerError, match="moved outside the account lock"):
+        actions.sell(account, cny("10.00"), "cash", cashier, "second")
+    assert (JournalEntry.objects.count(), Command.objects.count(), AuditEvent.objects.count()) == (
+        written
+    )
+    assert chart.wallet(account).balance == wallet
+    assert ledger_problems() == []

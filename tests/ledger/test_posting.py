@@ -6,7 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from pems.accounts import actions
 from pems.audit.models import AuditEvent
@@ -194,3 +195,80 @@ def test_shared_rows_last_keeps_floors_on_the_tenants_own_rows():
     with pytest.raises(LedgerError, match="floor on a shared"):
         floor_on_the_clearing_row()
     assert actions.balance(account) == cny("3.00")
+
+
+def test_with_every_row_the_postings_and_every_balance_wait_for_the_exit():
+    account = open_tenant_account()
+    site = account.tenant.site
+    actions.recharge(account, cny("5.00"), "cash", "cashier", "opens the accounts")
+    with transaction.atomic():
+        with shared_rows_last(every_row=True) as moved:
+            first = actions.recharge(account, cny("20.00"), "cash", "cashier", "in")
+            second = actions.recharge(account, cny("10.00"), "card", "cashier", "in-2")
+            assert (first.created, first.balance) == (True, None)  # nothing moved yet
+            assert actions.balance(account) == cny("5.00")
+            assert not Posting.objects.filter(entry__in=[first.entry, second.entry]).exists()
+        assert moved == {  # what the one statement on exit left
+            chart.wallet_ref(account).key: Decimal("35.00"),
+            chart.clearing_ref(site, "cash").key: Decimal("-25.00"),
+            chart.clearing_ref(site, "card").key: Decimal("-10.00"),
+        }
+    assert Posting.objects.filter(entry__in=[first.entry, second.entry]).count() == 4
+    assert actions.balance(account) == cny("35.00")
+    assert ledger_problems() == []
+
+
+def test_with_every_row_the_exit_writes_all_postings_in_one_insert_then_one_move():
+    account = open_tenant_account()
+    actions.recharge(account, cny("5.00"), "cash", "cashier", "opens the accounts")
+    with (
+        transaction.atomic(),
+        CaptureQueriesContext(connection) as queries,
+        shared_rows_last(every_row=True),
+    ):
+        actions.recharge(account, cny("20.00"), "cash", "cashier", "in")
+        actions.recharge(account, cny("10.00"), "cash", "cashier", "in-2")
+        inside = len(queries.captured_queries)
+    on_exit = [q["sql"] for q in queries.captured_queries[inside:]]
+    assert len(on_exit) == 2, on_exit
+    assert on_exit[0].startswith('INSERT INTO "ledger_posting"')
+    assert on_exit[1].startswith(("WITH locked", 'UPDATE "ledger_ledgeraccount"'))
+    assert ledger_problems() == []
+
+
+def test_with_every_row_a_floor_is_refused_and_a_failure_applies_nothing():
+    account = open_tenant_account()
+    actions.recharge(account, cny("5.00"), "cash", "cashier", "r")
+    before = rows()
+
+    def refund_inside():
+        with transaction.atomic(), shared_rows_last(every_row=True):
+            actions.refund(account, cny("2.00"), "cash", "cashier", "part", "f")
+
+    def sale_that_fails():
+        with transaction.atomic(), shared_rows_last(every_row=True):
+            actions.recharge(account, cny("20.00"), "cash", "cashier", "lost")
+            raise RuntimeError("till jammed")
+
+    with pytest.raises(LedgerError, match="floor on a ledger row cannot wait"):
+        refund_inside()
+    with pytest.raises(RuntimeError, match="till jammed"):
+        sale_that_fails()
+    assert rows() == before
+    with transaction.atomic(), shared_rows_last(every_row=True):  # the next use starts clean
+        actions.recharge(account, cny("1.00"), "cash", "cashier", "next")
+    assert actions.balance(account) == cny("6.00")
+    assert ledger_problems() == []
+
+
+def test_a_refund_refused_inside_shared_rows_last_leaves_nothing_to_move_on_exit():
+    """The refusal's savepoint undoes its entry; its clearing delta must not wait for the exit."""
+    account = open_tenant_account()
+    actions.recharge(account, cny("5.00"), "cash", "cashier", "r")
+    with transaction.atomic(), shared_rows_last():
+        with pytest.raises(InsufficientBalance):
+            actions.refund(account, cny("9.00"), "cash", "cashier", "too much", "f")
+        actions.recharge(account, cny("1.00"), "cash", "cashier", "next")
+    assert chart.clearing(account.tenant.site, "cash").balance == Decimal("-6.00")
+    assert actions.balance(account) == cny("6.00")
+    assert ledger_problems() == []

@@ -7,6 +7,7 @@ or close). Call these, not the ledger-only actions, from views and the API.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from pems.accounts import actions as ledger_actions
 from pems.accounts.models import Account
+from pems.audit.log import recorded_together
 from pems.billing import credit, policy
 from pems.billing.models import AccountTariff
 from pems.billing.policy import apply_policy
@@ -23,6 +25,7 @@ from pems.billing.tariffs import service_fee_ratio
 from pems.control.models import Command
 from pems.domain.fees import split_top_up
 from pems.domain.money import Money
+from pems.ledger import chart
 from pems.ledger.models import JournalEntry
 from pems.ledger.posting import LedgerError, Posted, shared_rows_last
 
@@ -66,19 +69,41 @@ def sell(
         return _sell_server_side(
             locked, reads, amount, channel, actor, idempotency_key, reason
         ), None
-    # The credit push and the policy need the sale's entry first, so the site's shared
-    # rows wait for the end instead (a replay posts nothing and takes none).
-    with shared_rows_last():
+    # The credit push and the policy need the sale's entry first, so its ledger rows wait
+    # for the end: the wallet moves only under the account lock this sale holds, so its
+    # balance is known from the reads, and one statement moves every row in key order
+    # right before the commit (a replay posts nothing and takes none). The sale's three
+    # audit events are written together, just before that.
+    with shared_rows_last(every_row=True) as moved, recorded_together():
         sale = ledger_actions.recharge_locked(
             locked, amount, channel, actor, idempotency_key, reason, reads.fee_ratio
         )
-        push = None
+        push, left = None, None
+        if sale.created:
+            wallet = Money(reads.wallet, sale.credited.currency)
+            sale = replace(sale, balance=wallet + sale.credited)
+            left = sale.balance
         if point is not None:
             push = credit.send_credit(locked, point, sale.credited, sale.entry, actor)
-        # After a push the credit has moved on from the wallet; a replay left no balance:
-        # the policy reads the wallet again.
-        policy.act(locked, reads.inputs, None if push else sale.balance, actor=actor)
+            left = None if left is None else left - sale.credited  # moved on to the meter
+        # A replay left no balance: the policy reads the wallet again.
+        policy.act(locked, reads.inputs, left, actor=actor)
+    _check_wallet(locked, left, moved, idempotency_key)
     return sale, push
+
+
+def _check_wallet(
+    locked: Account, expected: Money | None, moved: dict[str, Decimal], idempotency_key: str
+) -> None:
+    """Undo the sale if the wallet did not end where the policy was told (never expected)."""
+    if expected is None:
+        return
+    found = moved.get(chart.wallet_ref(locked).key)
+    if found != expected.amount:
+        raise LedgerError(
+            f"account {locked.pk}: the wallet moved outside the account lock "
+            f"(expected {expected} after sale {idempotency_key!r}, found {found})"
+        )
 
 
 def _sell_server_side(

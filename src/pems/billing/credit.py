@@ -58,7 +58,8 @@ def meter_side_among(account: Account, active: Iterable[MeteringPoint]) -> Meter
     return points[0] if points else None
 
 
-@transaction.atomic
+# No savepoint of its own: inside a sale, an error here rolls the whole sale back.
+@transaction.atomic(savepoint=False)
 def send_credit(
     account: Account, point: MeteringPoint, amount: Money, sale: JournalEntry, actor: Any
 ) -> Command:
@@ -75,7 +76,7 @@ def send_credit(
         idempotency_key=f"meter-transfer:{sale.pk}",
         memo={"sale": sale.pk, "point": point.pk},
     )
-    return control.enqueue(
+    return control.enqueue_in_transaction(
         point,
         CommandKind.PUSH_CREDIT,
         {"amount": str(amount.amount)},

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from pems.audit.log import record
 from pems.control.models import Command, CommandKind, CommandStatus, payload_errors
+from pems.core import rows
+from pems.core.rows import col, table
 from pems.inventory.models import MeteringPoint
 
 
@@ -31,7 +35,8 @@ def next_purchase_count(point: MeteringPoint) -> int:
 
     "Last known" is the larger of the meter's count at its last reading and
     the highest count of any push not failed for good. Call it inside the
-    transaction that holds the point's row lock (``enqueue`` does).
+    transaction that holds the point's row lock (``enqueue`` works it out in
+    its INSERT, :func:`_count_sql`; a test holds the two together).
     """
     from pems.metering.models import PointState
 
@@ -67,39 +72,132 @@ def enqueue(
     ``ValidationError`` (field ``payload``/``kind``) on bad input and
     :class:`IdempotencyConflict` when the key names a different command.
     """
+    return enqueue_in_transaction(
+        point,
+        kind,
+        payload,
+        idempotency_key=idempotency_key,
+        purchase_count=purchase_count,
+        not_before=not_before,
+        actor=actor,
+        reason=reason,
+        by_policy=by_policy,
+    )
+
+
+def enqueue_in_transaction(
+    point: MeteringPoint,
+    kind: str,
+    payload: Mapping[str, Any] | None = None,
+    *,
+    idempotency_key: str | None = None,
+    purchase_count: int | None = None,
+    not_before: datetime | None = None,
+    actor: Any = None,
+    reason: str = "",
+    by_policy: bool = False,
+) -> Command:
+    """:func:`enqueue` inside the caller's transaction, without a savepoint (a sale).
+
+    Three statements: the point's row lock, the INSERT that works out the
+    purchase count (nothing if the key is taken: then the command it names is
+    read), the audit event. After an error the caller's transaction must be
+    rolled back.
+    """
+    if not connection.in_atomic_block:
+        raise TransactionManagementError("enqueue_in_transaction() needs a transaction")
     body = dict(payload or {})
-    if kind not in CommandKind.values:
+    if kind not in _KINDS:
         raise ValidationError({"kind": f"unknown command kind {kind!r}"})
     errors = payload_errors(kind, body)
     if errors:
         raise ValidationError({"payload": errors})
-    if idempotency_key is not None:
-        existing = Command.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return _replayed(existing, point, kind, body)
-    locked = MeteringPoint.objects.select_for_update().select_related("meter").get(pk=point.pk)
-    if kind == CommandKind.PUSH_CREDIT and purchase_count is None:
-        purchase_count = next_purchase_count(locked)
+    push = kind == CommandKind.PUSH_CREDIT
     command = Command(
-        point=locked,
-        meter=locked.meter,
+        point=point,
         kind=kind,
         payload=body,
-        purchase_count=purchase_count if kind == CommandKind.PUSH_CREDIT else None,
+        purchase_count=purchase_count if push else None,
         idempotency_key=idempotency_key,
         not_before=not_before,
         requested_by=str(actor or "system")[:150],
         by_policy=by_policy,
     )
-    # Fields and clean() here; uniqueness and the check constraints are the database's
-    # (the key was looked up above, command_id is a fresh UUID, and the point's row lock
-    # keeps purchase counts apart): asking for them again cost five statements a push.
-    command.full_clean(
-        exclude=["point", "meter"], validate_unique=False, validate_constraints=False
+    # The fields a caller sets; the rest are defaults, the meter is the locked point's,
+    # and uniqueness and the check constraints are the database's.
+    command.clean_fields(exclude=_SET_HERE)
+    command.meter_id = _lock_point(point.pk)
+    count = ("purchase_count", _count_sql(connection.vendor), [point.pk, point.pk])
+    inserted = rows.insert(
+        command,
+        unless_taken="idempotency_key",
+        computed=count if push and purchase_count is None else None,
     )
-    command.save()
+    if inserted is None:  # the key is taken: a replay, or a concurrent call that committed first
+        return _replayed(Command.objects.get(idempotency_key=idempotency_key), point, kind, body)
     record(actor, "control.enqueue", command, {"kind": kind, **_audit_payload(command)}, reason)
     return command
+
+
+_KINDS = frozenset(CommandKind.values)
+#: Fields ``clean_fields`` skips: set by the code, not by the caller.
+_SET_HERE = [
+    f.name
+    for f in Command._meta.concrete_fields
+    if f.name
+    not in {"kind", "payload", "purchase_count", "idempotency_key", "not_before", "requested_by"}
+]
+
+
+def _lock_point(point_id: int) -> int:
+    """Lock the point's row until commit; its meter's id.
+
+    ``FOR NO KEY UPDATE``: it keeps enqueuers to one point apart (so purchase
+    counts never collide) without holding up rows that merely reference the
+    point. SQLite has no row locks: its IMMEDIATE transactions queue writers.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_lock_sql(connection.vendor), [point_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise MeteringPoint.DoesNotExist(f"metering point {point_id} does not exist")
+    return int(row[0])
+
+
+@cache
+def _lock_sql(vendor: str) -> str:
+    """Built once per backend: quoting and the lock clause are the backend's."""
+    lock = " FOR NO KEY UPDATE" if connection.features.has_select_for_no_key_update else ""
+    return (
+        f"SELECT {col(MeteringPoint, 'meter')} FROM {table(MeteringPoint)}"  # noqa: S608
+        f" WHERE {col(MeteringPoint, 'id')} = %s{lock}"
+    )
+
+
+@cache
+def _count_sql(vendor: str) -> str:
+    """:func:`next_purchase_count` as an SQL expression on the point's id (given twice).
+
+    Run only once the point's row lock is held: a statement that starts after
+    the lock sees every push committed before it. Two single-value look-ups
+    rather than ``MAX`` over a union: PostgreSQL plans this in a third of the time.
+    """
+    from pems.metering.models import PointState
+
+    count = col(Command, "purchase_count")
+    read = (
+        f"(SELECT {col(PointState, 'purchase_count')} FROM {table(PointState)}"  # noqa: S608
+        f" WHERE {col(PointState, 'point')} = %s)"
+    )
+    queued = (
+        f"(SELECT {count} FROM {table(Command)} WHERE {col(Command, 'point')} = %s"  # noqa: S608
+        f" AND {col(Command, 'kind')} = '{CommandKind.PUSH_CREDIT.value}'"
+        f" AND {col(Command, 'status')} <> '{CommandStatus.FAILED.value}'"
+        f" AND {count} IS NOT NULL ORDER BY {count} DESC LIMIT 1)"
+    )
+    if vendor == "postgresql":  # GREATEST skips NULLs
+        return f"GREATEST({read}, {queued}, 0) + 1"
+    return f"MAX(COALESCE({read}, 0), COALESCE({queued}, 0)) + 1"  # SQLite's max of values
 
 
 def _replayed(existing: Command, point: MeteringPoint, kind: str, body: dict[str, Any]) -> Command:

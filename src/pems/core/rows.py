@@ -14,9 +14,19 @@ from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 Converter = Callable[[Any], Any]
+
+
+def db() -> BaseDatabaseWrapper:
+    """The default connection itself, not the ``django.db.connection`` proxy.
+
+    Each attribute read through the proxy is a thread-local look-up, and
+    preparing a row's values reads the connection a few times per field.
+    """
+    return connections[DEFAULT_DB_ALIAS]
 
 
 def quote(name: str) -> str:
@@ -83,51 +93,116 @@ class Selection:
         )
 
 
-def insert(instance: models.Model, unless_taken: str | None = None) -> int | None:
+#: A column the INSERT itself computes: (field name, SQL expression, the expression's params).
+Computed = tuple[str, str, Sequence[Any]]
+
+
+def insert(
+    instance: models.Model, unless_taken: str | None = None, computed: Computed | None = None
+) -> int | None:
     """INSERT an unsaved instance as ``save()`` would, and mark it saved; its new id.
 
     ``unless_taken`` names a unique field: if its value is taken the row is not
-    inserted (``ON CONFLICT DO NOTHING``) and None is returned. Model ``save()``
-    overrides and signals do not run, so use it only for models that have none
-    that matter here (append-only rows).
+    inserted (``ON CONFLICT DO NOTHING``) and None is returned. ``computed``
+    names a field whose value the database works out in the same statement
+    (an expression over scalar subqueries); the value stored is set on the
+    instance. Model ``save()`` overrides and signals do not run, so use it only
+    for models that have none that matter here (append-only rows, queued
+    commands).
     """
-    sql, fields = _insert_sql(type(instance), unless_taken, connection.vendor)
-    params = [f.get_db_prep_save(f.pre_save(instance, add=True), connection) for f in fields]
-    with connection.cursor() as cursor:
+    name, expression, extra = computed or ("", "", ())
+    conn = db()
+    sql, fields, convert = _insert_sql(type(instance), unless_taken, name, expression, conn.vendor)
+    params: list[Any] = []
+    for f in fields:
+        if f.name == name:
+            params += extra
+        else:
+            params.append(f.get_db_prep_save(f.pre_save(instance, add=True), conn))
+    with conn.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return None
     instance.pk = int(row[0])
+    if name:
+        setattr(instance, instance._meta.get_field(name).attname, convert(row[1]))
     instance._state.adding = False
-    instance._state.db = connection.alias
+    instance._state.db = conn.alias
     return instance.pk
 
 
 @cache
 def _insert_sql(
-    model: type[models.Model], unless_taken: str | None, vendor: str
-) -> tuple[str, list[models.Field]]:  # type: ignore[type-arg]
+    model: type[models.Model], unless_taken: str | None, computed: str, expression: str, vendor: str
+) -> tuple[str, list[models.Field], Converter]:  # type: ignore[type-arg]
     meta = model._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
+    values = ", ".join(f"({expression})" if f.name == computed else "%s" for f in fields)
     conflict = (
         f" ON CONFLICT ({quote(meta.get_field(unless_taken).column)}) DO NOTHING"
         if unless_taken
         else ""
     )
+    returning = quote(meta.pk.column)
+    convert: Converter = lambda value: value  # noqa: E731
+    if computed:
+        field = meta.get_field(computed)
+        returning += f", {quote(field.column)}"  # type: ignore[union-attr]
+        convert = converter(field)  # type: ignore[arg-type]
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"  # noqa: S608
-        f" VALUES ({', '.join(['%s'] * len(fields))}){conflict} RETURNING {quote(meta.pk.column)}"
+        f" VALUES ({values}){conflict} RETURNING {returning}"
+    )
+    return sql, fields, convert
+
+
+def insert_many(instances: Sequence[models.Model]) -> None:
+    """INSERT unsaved instances of one model in one statement, as ``save()`` would each.
+
+    Their ids are not read back (the order of ``RETURNING`` rows is not
+    promised), so use it only for rows nobody looks up by the instance again.
+    """
+    conn = db()
+    sql, fields = _insert_many_sql(type(instances[0]), len(instances), conn.vendor)
+    params = [
+        f.get_db_prep_save(f.pre_save(instance, add=True), conn)
+        for instance in instances
+        for f in fields
+    ]
+    with conn.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+@cache
+def _insert_many_sql(
+    model: type[models.Model], count: int, vendor: str
+) -> tuple[str, list[models.Field]]:  # type: ignore[type-arg]
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    row = f"({', '.join(['%s'] * len(fields))})"
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"  # noqa: S608
+        f" VALUES {', '.join([row] * count)}"
     )
     return sql, fields
 
 
 def update(model: type[models.Model], pk: int, **values: Any) -> None:
     """``UPDATE … SET field = value … WHERE pk = pk``, each value prepared by its field."""
-    meta = model._meta
-    fields = [meta.get_field(name) for name in values]
-    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)  # type: ignore[union-attr]
-    params = [f.get_db_prep_save(values[f.name], connection) for f in fields]  # type: ignore[union-attr]
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
-    with connection.cursor() as cursor:
+    conn = db()
+    sql, fields = _update_sql(model, tuple(values), conn.vendor)
+    params = [f.get_db_prep_save(values[f.name], conn) for f in fields]
+    with conn.cursor() as cursor:
         cursor.execute(sql, [*params, pk])
+
+
+@cache
+def _update_sql(
+    model: type[models.Model], names: tuple[str, ...], vendor: str
+) -> tuple[str, list[models.Field]]:  # type: ignore[type-arg]
+    meta = model._meta
+    fields = [meta.get_field(name) for name in names]
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)  # type: ignore[union-attr]
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+    return sql, fields  # type: ignore[return-value]

@@ -11,6 +11,8 @@ a row exists, and rows are never deleted.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.db import IntegrityError, transaction
 
 from pems.accounts.models import Account
@@ -37,6 +39,22 @@ def opened(ref: LedgerAccount) -> LedgerAccount:
             )
     except IntegrityError:  # opened concurrently: use that one
         return LedgerAccount.objects.get(key=ref.key)
+
+
+def open_all(refs: Sequence[LedgerAccount]) -> None:
+    """Open, in one statement, whichever of ``refs`` are not stored yet (a batch's first use)."""
+    rows = [
+        LedgerAccount(
+            key=ref.key,
+            kind=ref.kind,
+            site_id=ref.site_id,
+            currency=ref.currency,
+            account_id=ref.account_id,
+            metering_point_id=ref.metering_point_id,
+        )
+        for ref in refs
+    ]
+    LedgerAccount.objects.bulk_create(rows, ignore_conflicts=True)  # opened concurrently: fine
 
 
 def _ref(key: str, kind: str, site: Site, **links: object) -> LedgerAccount:

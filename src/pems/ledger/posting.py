@@ -35,6 +35,9 @@ from pems.domain.money import Money
 from pems.ledger import chart, sql
 from pems.ledger.models import JournalEntry, LedgerAccount
 
+#: An entry's lines: (ledger account or a chart stand-in, amount).
+Lines = Sequence[tuple[LedgerAccount, Money]]
+
 
 class LedgerError(Exception):
     """A posting was refused; the message says why. Nothing was written."""
@@ -167,24 +170,58 @@ def _post_new(
     entry_id = sql.insert_entry(entry)
     if entry_id is None:
         return None
-    _insert_postings(entry_id, lines)
+    later: _Later | None = getattr(_deferred, "later", None)
+    deltas = _deltas(lines)
+    now, wait = (deltas, {}) if later is None else later.split(deltas, lines, floors)
+    if later is None or not later.every_row:
+        _insert_postings([(entry_id, lines)])
     if entry.actor_id is not None or entry.reason:
         changes = {account.key: str(amount.amount) for account, amount in lines}
         record(actor, f"ledger.{entry.kind}", entry, changes, entry.reason)
-    deltas = _deltas(lines)
-    now = _defer_shared(deltas, lines, floors)
     balances = sql.move_balances(now) if now else {}
     # Judged on the locked rows: no other transaction can move them until commit.
     if short := _below_floor(balances, deltas, floors):
         raise InsufficientBalance(short)
+    if later is not None:  # only now: a refused entry (rolled back) must leave nothing to apply
+        later.hold(entry_id, lines, wait)
     return Posted(entry, created=True, balances=balances)
+
+
+@dataclass
+class _Later:
+    """What ``post`` leaves for the exit of :func:`shared_rows_last`."""
+
+    every_row: bool
+    deltas: dict[str, Decimal] = field(default_factory=dict)
+    postings: list[tuple[int, Lines]] = field(default_factory=list)
+    moved: dict[str, Decimal] = field(default_factory=dict)
+
+    def split(
+        self, deltas: dict[str, Decimal], lines: Lines, floors: dict[str, Decimal]
+    ) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+        """The deltas to move now (a tenant's own rows, or none) and those that wait."""
+        owned: set[str] = set()
+        if not self.every_row:
+            owned = {account.key for account, _ in lines if account.account_id is not None}
+        if floors.keys() - owned:
+            which = "" if self.every_row else "shared "
+            raise LedgerError(f"a floor on a {which}ledger row cannot wait for shared_rows_last()")
+        now = {key: delta for key, delta in deltas.items() if key in owned}
+        return now, {key: delta for key, delta in deltas.items() if key not in owned}
+
+    def hold(self, entry_id: int, lines: Lines, wait: dict[str, Decimal]) -> None:
+        """Keep a posted entry's waiting deltas (and with ``every_row`` its postings)."""
+        if self.every_row:
+            self.postings.append((entry_id, lines))
+        for key, delta in wait.items():
+            self.deltas[key] = self.deltas.get(key, Decimal(0)) + delta
 
 
 _deferred = threading.local()  # per thread, as Django's connections are
 
 
 @contextmanager
-def shared_rows_last() -> Iterator[None]:
+def shared_rows_last(*, every_row: bool = False) -> Iterator[dict[str, Decimal]]:
     """Inside, ``post`` moves rows no tenant account owns (clearing, fees …) only on exit.
 
     For an action that posts several entries in one transaction (a meter-side
@@ -193,52 +230,55 @@ def shared_rows_last() -> Iterator[None]:
     reaches them, so taking them before the shared rows cannot deadlock — while
     the site's shared rows, which every sale there takes part in, are locked
     in key order and moved in one statement at the very end, just before the
-    commit. Use inside the action's transaction; on an exception nothing is
-    applied (the transaction is rolled back). Nested uses join the outer one.
+    commit.
+
+    With ``every_row`` the tenant's rows wait too, for an action that knows
+    their balances from its reads under the account lock, and so do the
+    postings: on exit one INSERT writes every entry's postings, then one
+    statement moves every row in key order. The yielded dict receives the
+    balances that statement leaves (key → balance), to check against what the
+    action expected. Use inside the action's transaction; on an exception
+    nothing is applied (the transaction is rolled back). Nested uses join the
+    outer one.
     """
-    if getattr(_deferred, "deltas", None) is not None:
-        yield
+    outer: _Later | None = getattr(_deferred, "later", None)
+    if outer is not None:
+        yield outer.moved
         return
     if not connection.in_atomic_block:
         raise LedgerError("shared_rows_last() needs the action's transaction")
-    _deferred.deltas = {}
+    later = _deferred.later = _Later(every_row)
     try:
-        yield
-        pending, _deferred.deltas = _deferred.deltas, None
-        if pending:
-            sql.move_balances(pending)
+        yield later.moved
+        _deferred.later = None
+        if later.postings:
+            _insert_postings(later.postings)
+        if later.deltas:
+            later.moved.update(sql.move_balances(later.deltas))
     finally:
-        _deferred.deltas = None
+        _deferred.later = None
 
 
-def _defer_shared(
-    deltas: dict[str, Decimal],
-    lines: Sequence[tuple[LedgerAccount, Money]],
-    floors: dict[str, Decimal],
-) -> dict[str, Decimal]:
-    """The deltas to move now: all of them, or inside ``shared_rows_last`` the owned ones."""
-    pending: dict[str, Decimal] | None = getattr(_deferred, "deltas", None)
-    if pending is None:
-        return deltas
-    owned = {account.key for account, _ in lines if account.account_id is not None}
-    if floors.keys() - owned:
-        raise LedgerError("a floor on a shared ledger row cannot wait for shared_rows_last()")
-    for key in deltas.keys() - owned:
-        pending[key] = pending.get(key, Decimal(0)) + deltas[key]
-    return {key: delta for key, delta in deltas.items() if key in owned}
-
-
-def _insert_postings(entry_id: int, lines: Sequence[tuple[LedgerAccount, Money]]) -> None:
-    """Post each line to its account by key; an account used for the first time is opened.
+def _insert_postings(entries: Sequence[tuple[int, Lines]]) -> None:
+    """Post each line of each entry to its account by key; an account used first now is opened.
 
     No ledger row is locked yet, so opening one never takes a lock out of key order.
     """
-    posted = sql.insert_postings_by_key(entry_id, [(a.key, amount.amount) for a, amount in lines])
-    if len(posted) == len(lines):
+    wanted = [
+        (entry_id, a.key, amount.amount) for entry_id, lines in entries for a, amount in lines
+    ]
+    posted = sql.insert_postings_by_key(wanted)
+    if len(posted) == len(wanted):
         return
-    ids, done = _resolve({account.key: account for account, _ in lines}), set(posted)
+    ids = _resolve({account.key: account for _, lines in entries for account, _ in lines})
+    done = set(posted)
     sql.insert_postings_of(
-        [(entry_id, ids[a.key], amount.amount) for a, amount in lines if ids[a.key] not in done]
+        [
+            (entry_id, ids[a.key], amount.amount)
+            for entry_id, lines in entries
+            for a, amount in lines
+            if (entry_id, ids[a.key]) not in done
+        ]
     )
 
 
@@ -264,8 +304,9 @@ def _resolve(refs: dict[str, LedgerAccount]) -> dict[str, int]:
     ids = {key: account.pk for key, account in refs.items() if account.pk is not None}
     if wanted := [key for key in refs if key not in ids]:
         ids.update(sql.ids_by_key(wanted))
-        for key in sorted(refs.keys() - ids.keys()):
-            ids[key] = chart.opened(refs[key]).pk
+        if missing := sorted(refs.keys() - ids.keys()):
+            chart.open_all([refs[key] for key in missing])
+            ids.update(sql.ids_by_key(missing))
     return ids
 
 

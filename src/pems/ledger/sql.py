@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from functools import cache
 
 from django.db import connection
 
@@ -52,30 +53,35 @@ def move_balances(deltas: Mapping[str, Decimal]) -> dict[str, Decimal]:
     SQLite has no row locks: its IMMEDIATE transactions queue writers.
     """
     keys = sorted(deltas)
-    table, key, pk = quote(_ACCOUNTS.db_table), quote(_KEY.column), quote(_ACCOUNTS.pk.column)
-    balance = quote(_BALANCE.column)
-    cases = " ".join(["WHEN %s THEN %s"] * len(keys))
+    conn = rows.db()
+    sql, lock_first = _move_sql(conn.vendor, len(keys))
     params: list[object] = []
     for name in keys:
-        params += [name, _BALANCE.get_db_prep_save(deltas[name], connection)]
+        params += [name, _BALANCE.get_db_prep_save(deltas[name], conn)]
+    params = [*keys, *params] if lock_first else [*params, *keys]
+    with conn.cursor() as cursor:
+        cursor.execute(sql, params)
+        moved = cursor.fetchall()
+    return {name: _BALANCE.from_db_value(value, None, conn) for name, value in moved}
+
+
+@cache
+def _move_sql(vendor: str, count: int) -> tuple[str, bool]:
+    """:func:`move_balances`' statement for ``count`` keys; True if the keys come first."""
+    table, key, pk = quote(_ACCOUNTS.db_table), quote(_KEY.column), quote(_ACCOUNTS.pk.column)
+    balance = quote(_BALANCE.column)
+    cases = " ".join(["WHEN %s THEN %s"] * count)
     add = f"SET {balance} = {balance} + CASE {key} {cases} END"
     if connection.features.has_select_for_no_key_update:
         sql = (
             f"WITH locked AS MATERIALIZED (SELECT {pk} FROM {table}"  # noqa: S608
-            f" WHERE {key} IN ({_marks(len(keys))}) ORDER BY {key} FOR NO KEY UPDATE)"
+            f" WHERE {key} IN ({_marks(count)}) ORDER BY {key} FOR NO KEY UPDATE)"
             f" UPDATE {table} {add} FROM locked WHERE {table}.{pk} = locked.{pk}"
             f" RETURNING {table}.{key}, {table}.{balance}"
         )
-        params = [*keys, *params]
-    else:
-        sql = (
-            f"UPDATE {table} {add} WHERE {key} IN ({_marks(len(keys))}) RETURNING {key}, {balance}"
-        )
-        params = [*params, *keys]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return {name: _BALANCE.from_db_value(value, None, connection) for name, value in rows}
+        return sql, True
+    sql = f"UPDATE {table} {add} WHERE {key} IN ({_marks(count)}) RETURNING {key}, {balance}"
+    return sql, False
 
 
 def insert_entries(entries: Sequence[JournalEntry]) -> dict[str, int]:
@@ -112,31 +118,35 @@ def insert_entry(entry: JournalEntry) -> int | None:
     return rows.insert(entry, unless_taken="idempotency_key")
 
 
-def insert_postings_by_key(entry_id: int, lines: Sequence[tuple[str, Decimal]]) -> list[int]:
-    """One posting per (ledger-account key, amount) whose account exists, in one INSERT.
+def insert_postings_by_key(lines: Sequence[tuple[int, str, Decimal]]) -> list[tuple[int, int]]:
+    """One posting per (entry id, ledger-account key, amount) whose account exists, in one INSERT.
 
-    Returns the ledger account ids posted to; a key with no account yet gets no
-    posting, and the caller opens it and posts it by id.
+    Returns the (entry id, ledger account id) pairs posted; a key with no account
+    yet gets no posting, and the caller opens it and posts it by id.
     """
+    conn = rows.db()
+    params: list[object] = []
+    for entry_id, name, amount in lines:
+        params += [entry_id, name, _AMOUNT.get_db_prep_save(amount, conn)]
+    with conn.cursor() as cursor:
+        cursor.execute(_postings_by_key_sql(conn.vendor, len(lines)), params)
+        return [(int(entry), int(account)) for entry, account in cursor.fetchall()]
+
+
+@cache
+def _postings_by_key_sql(vendor: str, count: int) -> str:
     meta = Posting._meta
-    columns = ", ".join(
+    entry, account, amount = (
         quote(meta.get_field(name).column) for name in ("entry", "ledger_account", "amount")
     )
     table, key, pk = quote(_ACCOUNTS.db_table), quote(_KEY.column), quote(_ACCOUNTS.pk.column)
-    account = quote(meta.get_field("ledger_account").column)
-    rows = ", ".join(["(%s, %s)"] * len(lines))
-    params: list[object] = [entry_id]
-    for name, amount in lines:
-        params += [name, _AMOUNT.get_db_prep_save(amount, connection)]
+    values = ", ".join(["(%s, %s, %s)"] * count)
     # VALUES columns are column1, column2 … in both PostgreSQL and SQLite.
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({columns})"  # noqa: S608
-        f" SELECT %s, {table}.{pk}, line.column2 FROM (VALUES {rows}) AS line"
-        f" JOIN {table} ON {table}.{key} = line.column1 RETURNING {account}"
+    return (
+        f"INSERT INTO {quote(meta.db_table)} ({entry}, {account}, {amount})"  # noqa: S608
+        f" SELECT line.column1, {table}.{pk}, line.column3 FROM (VALUES {values}) AS line"
+        f" JOIN {table} ON {table}.{key} = line.column2 RETURNING {entry}, {account}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [int(row[0]) for row in cursor.fetchall()]
 
 
 def insert_postings_of(lines: Sequence[tuple[int, int, Decimal]]) -> None:
