@@ -4,6 +4,7 @@
                                     [--seconds 10] [--threads 8] [--rate 100]
                                     [--fee-control server-side|meter-side]
     python bench/ledger.py settle [--points 100] [--readings-per-point 10000]
+    python bench/ledger.py resettle [--rounds 3]
     python bench/ledger.py trip-latency [--accounts 242] [--loop 0.5]
 
 ``recharge`` measures cashier sales by a logged-in cashier (audited):
@@ -14,7 +15,8 @@ latency percentiles at a paced rate, served by the same processes sharing
 ``--threads`` threads (as gunicorn workers with threads would).
 ``settle`` stores interval readings for N points, prices them all under a TOU
 tariff with monthly tiers (settlement action, cursor by cursor), and compares
-with the time the database takes merely to scan the same rows.
+with the time the database takes merely to scan the same rows; ``resettle``
+times that again on the readings the last ``settle`` stored (rolled back).
 
 Set PEMS_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/pems_bench
 for PostgreSQL; the default is a scratch SQLite file under var/bench/.
@@ -271,11 +273,8 @@ def _store_readings(point_id: int, start: dt.datetime, count: int) -> None:
 def bench_settle(points: int, per_point: int) -> None:
     from django.db import connection
 
-    from pems.billing.settle_many import settle_prefetched
     from pems.billing.settlement import settle_point
-    from pems.billing.summaries import prefetch
     from pems.billing.tariffs import assign_tariff, create_tariff
-    from pems.ledger.verify import ledger_problems
     from pems.metering.models import IntervalReading
 
     site, accounts = make_accounts(points, "settle")
@@ -289,42 +288,101 @@ def bench_settle(points: int, per_point: int) -> None:
         _store_readings(account.metering_points.get().pk, start, per_point)
         stored += per_point
         progress.update(stored)
-    ids = [a.metering_points.get().pk for a in accounts]
     with connection.cursor() as cursor:
         table = IntervalReading._meta.db_table
         # VACUUM too on PostgreSQL: otherwise autovacuum wakes for the new rows during the run.
         cursor.execute(f"{'VACUUM ' if connection.vendor == 'postgresql' else ''}ANALYZE {table}")
-        began = time.perf_counter()
-        cursor.execute(
-            f"SELECT count(*), sum(energy_total) FROM {table} WHERE point_id = ANY(%s)"
-            if connection.vendor == "postgresql"
-            else f"SELECT count(*), sum(energy_total) FROM {table}",
-            [ids] if connection.vendor == "postgresql" else [],
-        )
-        scanned = cursor.fetchone()[0]
-        scan = time.perf_counter() - began
     pairs = [(account, account.metering_points.get()) for account in accounts]
     for account, point in pairs:
         settle_point(account, point, "bench")  # the baseline cursor, as when the account opened
+    _time_settlement(pairs)
+
+
+def bench_resettle(rounds: int) -> None:
+    """Time the settlement again on the readings the last ``settle`` run stored.
+
+    Each round opens the cursors again where ``settle`` opened them (each
+    point's first reading) inside a transaction that is rolled back, so the
+    chunks commit as savepoints, and the accounts start from the balance the
+    first run left (the policy finds them tripped already). Storing 10 M
+    readings again would take minutes.
+    """
+    from django.db import transaction
+
+    from pems.accounts.models import Account
+    from pems.billing.models import SettlementCursor
+    from pems.inventory.models import Site
+    from pems.metering.models import IntervalReading
+
+    site = Site.objects.filter(name__startswith="bench settle").order_by("pk").last()
+    if site is None:
+        raise SystemExit("no readings to settle again: run `bench/ledger.py settle` first")
+    accounts = list(Account.objects.filter(tenant__site=site).order_by("pk"))
+    pairs = [(account, account.metering_points.get()) for account in accounts]
+    ids = [point.pk for _, point in pairs]
+    readings = IntervalReading.objects.order_by("read_at")
+    first = {point_id: readings.filter(point_id=point_id).first() for point_id in ids}
+    for _ in range(rounds):
+        with transaction.atomic():
+            # New cursors, so new ids: settlement keys name the cursor, and the first run's
+            # entries (committed) would otherwise turn every chunk into a replay.
+            SettlementCursor.objects.filter(point_id__in=ids).delete()
+            SettlementCursor.objects.bulk_create(
+                SettlementCursor(
+                    account=account,
+                    point=point,
+                    settled_until=first[point.pk].read_at,
+                    last_total=first[point.pk].energy_total,
+                )
+                for account, point in pairs
+            )
+            _time_settlement(pairs)
+            transaction.set_rollback(True)
+
+
+def _time_settlement(pairs: list) -> None:
+    """Time what ``billing.jobs.settle_due`` does for ``pairs`` against a scan of their rows."""
+    from django.db import connection
+
+    from pems.billing.settle_many import settle_prefetched
+    from pems.billing.settlement import settle_point
+    from pems.billing.summaries import prefetch
+    from pems.ledger.verify import ledger_problems
+    from pems.metering.models import IntervalReading
+
+    ids = [point.pk for _, point in pairs]
+    with connection.cursor() as cursor:
+        table = IntervalReading._meta.db_table
+        scan = float("inf")
+        for _ in range(3):  # the best of three: the bar settlement is held to is the lowest
+            began = time.perf_counter()
+            cursor.execute(
+                f"SELECT count(*), sum(energy_total) FROM {table} WHERE point_id = ANY(%s)"
+                if connection.vendor == "postgresql"
+                else f"SELECT count(*), sum(energy_total) FROM {table}",
+                [ids] if connection.vendor == "postgresql" else [],
+            )
+            scanned = cursor.fetchone()[0]
+            scan = min(scan, time.perf_counter() - began)
+    accounts = [account for account, _ in pairs]
     began = time.perf_counter()
     summaries = prefetch(accounts)  # what billing.jobs.settle_due does before settling
     summarised = time.perf_counter() - began
     handled = settle_prefetched(summaries)  # a chunk of points per transaction
-    progress = Progress("settling the other points one by one", points)
+    progress = Progress("settling the other points one by one", len(pairs))
     for index, (account, point) in enumerate(pairs, start=1):
         if (account.pk, point.pk) not in handled:
             settle_point(account, point, "bench", summaries)
         progress.update(index)
     settle = time.perf_counter() - began
     left = sum(settle_point(account, point, "bench") is not None for account, point in pairs)
-    total = points * per_point
-    print(f"scan of {scanned:,} readings by {connection.vendor}: {scan:.2f} s")
+    print(f"scan of {scanned:,} readings by {connection.vendor} (best of 3): {scan:.2f} s")
     print(f"prefetch (the database prices every due point): {summarised:.2f} s")
     if left:
         print(f"NOT DONE: {left} points still had readings to settle after the run")
     print(
-        f"settlement of {total:,} readings (TOU + tiers): {settle:.1f} s = "
-        f"{total / settle:,.0f} readings/s, {settle / max(scan, 1e-6):.0f}x the scan"
+        f"settlement of {scanned:,} readings (TOU + tiers): {settle:.1f} s = "
+        f"{scanned / settle:,.0f} readings/s, {settle / max(scan, 1e-6):.1f}x the scan"
     )
     problems = ledger_problems()
     print(f"ledger verification: {'sound' if not problems else problems[:3]}")
@@ -430,12 +488,14 @@ def main() -> None:
     settle = sub.add_parser("settle")
     settle.add_argument("--points", type=int, default=100)
     settle.add_argument("--readings-per-point", type=int, default=10_000)
+    resettle = sub.add_parser("resettle")
+    resettle.add_argument("--rounds", type=int, default=3)
     trip = sub.add_parser("trip-latency")
     trip.add_argument("--accounts", type=int, default=242)
     trip.add_argument("--loop", type=float, default=0.5)
     trip.add_argument("--trials", type=int, default=20)
     args = parser.parse_args()
-    url = setup_django(f"{args.what}.sqlite3")
+    url = setup_django(f"{'settle' if args.what == 'resettle' else args.what}.sqlite3")
     print(f"database: {url}")
     if args.what == "recharge":
         bench_recharge(
@@ -449,6 +509,8 @@ def main() -> None:
         )
     elif args.what == "trip-latency":
         bench_trip_latency(args.accounts, args.loop, args.trials)
+    elif args.what == "resettle":
+        bench_resettle(args.rounds)
     else:
         bench_settle(args.points, args.readings_per_point)
 
