@@ -94,3 +94,68 @@ def test_tariff_revisions_are_append_only():
     with pytest.raises(PermissionError):
         revision.delete()
     assert TariffRevision.objects.get(pk=revision.pk).reason == "created"
+
+
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        # the unit goes with the tariff's utility, which never changes
+        (('unit = "kWh"', 'unit = "m3"'), "Electricity is priced per kWh, not per m³"),
+        (('timezone = "Asia/Shanghai"', 'timezone = "Asia/Urumqi"'), "the time zone cannot change"),
+        (
+            ('timezone = "Asia/Shanghai"', 'timezone = "Asia/Shanghai"\nbilling_cycle = "year"'),
+            "the billing cycle cannot change",
+        ),
+        (
+            (
+                'timezone = "Asia/Shanghai"',
+                'timezone = "Asia/Shanghai"\n[calendar]\nholidays = [2026-05-20]',
+            ),
+            "the calendar for 2026-05-20 cannot change",
+        ),
+    ],
+)
+def test_a_setting_every_version_uses_cannot_change_once_one_is_in_force(change, refusal):
+    """Changed with the versions intact, each would reprice consumption already under way."""
+    tariff = create_tariff(SiteFactory(), "Flat", flat_tariff_document(), "manager")
+    document = flat_tariff_document(extra=FUTURE_VERSION).replace(*change)
+    with pytest.raises(TariffChangeRefused, match=refusal):
+        revise_tariff(tariff, document, "manager", "settings", now=NOW)
+    assert TariffRevision.objects.filter(tariff=tariff).count() == 1
+
+
+def test_the_calendar_can_change_for_days_to_come_and_before_any_version_is_in_force():
+    """A new year's holidays are added as they are published; a tariff not yet in force
+    may change anything."""
+    tariff = create_tariff(SiteFactory(), "Flat", flat_tariff_document(), "manager")
+    coming = flat_tariff_document().replace(
+        'timezone = "Asia/Shanghai"',
+        'timezone = "Asia/Shanghai"\n'
+        "[calendar]\nholidays = [2026-06-02]\nfallback_to_weekends = true",
+    )
+    tariff = revise_tariff(tariff, coming, "manager", "local holiday", now=NOW)  # NOW: 2026-06-01
+    later = create_tariff(
+        SiteFactory(), "Later", flat_tariff_document(effective_from="2026-09-01"), "manager"
+    )
+    later = revise_tariff(
+        later,
+        flat_tariff_document(effective_from="2026-09-01").replace("Asia/Shanghai", "Asia/Urumqi"),
+        "manager",
+        "the right zone",
+        now=NOW,
+    )
+    assert priced(tariff).calendar.day_type(dt.date(2026, 6, 2)).value == "holiday"
+    assert str(priced(later).zone) == "Asia/Urumqi"
+
+
+def test_a_water_tariff_is_priced_per_cubic_metre():
+    with pytest.raises(TariffChangeRefused, match="Water is priced per m³, not per kWh"):
+        create_tariff(SiteFactory(), "Water", flat_tariff_document(), "manager", utility="water")
+    water = create_tariff(
+        SiteFactory(),
+        "Water",
+        flat_tariff_document().replace('"kWh"', '"m3"'),
+        "manager",
+        utility="water",
+    )
+    assert priced(water).unit.value == "m3"

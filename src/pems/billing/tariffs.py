@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -15,8 +15,11 @@ from django.utils.translation import gettext as _
 from pems.accounts.models import Account
 from pems.audit.log import record
 from pems.billing.models import AccountTariff, SettlementCursor, Tariff, TariffRevision
+from pems.domain.errors import CalendarRangeError
+from pems.domain.quantities import Unit
 from pems.domain.tariff import Tariff as PricedTariff
 from pems.domain.tariff_file import load_tariff
+from pems.inventory.choices import Utility
 from pems.inventory.models import Site
 
 
@@ -60,7 +63,7 @@ def parse(document: str, site: Site, source: str = "<tariff>") -> PricedTariff:
 def create_tariff(
     site: Site, name: str, document: str, actor: Any, reason: str = "", utility: str = "electricity"
 ) -> Tariff:
-    parse(document, site, source=name)
+    _check_unit(parse(document, site, source=name), utility)
     tariff = Tariff.objects.create(site=site, name=name, document=document, utility=utility)
     _revision(tariff, actor, reason or "created")
     return tariff
@@ -76,6 +79,15 @@ def revise_tariff(
     old, new = priced(locked), parse(document, locked.site, source=locked.name)
     started_old = [v for v in old.versions if v.effective_from <= now]
     started_new = [v for v in new.versions if v.effective_from <= now]
+    _check_unit(new, locked.utility)
+    if started_old and (changed_setting := _changed_setting(old, new, now)):
+        raise TariffChangeRefused(
+            _(
+                "%(tariff)s: %(setting)s cannot change once a version is in force: "
+                "it would reprice consumption already under way"
+            )
+            % {"tariff": locked.name, "setting": changed_setting}
+        )
     if started_old != started_new:
         changed = {v.id for v in started_old} ^ {v.id for v in started_new} or {
             a.id for a, b in zip(started_old, started_new, strict=False) if a != b
@@ -91,6 +103,54 @@ def revise_tariff(
     locked.save(update_fields=["document", "updated_at"])
     _revision(locked, actor, reason)
     return locked
+
+
+#: The unit each utility is metered and priced in.
+_UNITS = {Utility.ELECTRICITY: Unit.KWH, Utility.WATER: Unit.M3}
+
+
+def _check_unit(parsed: PricedTariff, utility: str) -> None:
+    expected = _UNITS.get(utility)
+    if expected is not None and parsed.unit != expected:
+        raise TariffChangeRefused(
+            _("%(tariff)s: %(utility)s is priced per %(expected)s, not per %(unit)s")
+            % {
+                "tariff": parsed.name,
+                "utility": Utility(utility).label,
+                "expected": expected.symbol,
+                "unit": parsed.unit.symbol,
+            }
+        )
+
+
+def _changed_setting(old: PricedTariff, new: PricedTariff, now: datetime) -> str | None:
+    """The tariff-wide setting a revision changes that would reprice the past, if any.
+
+    The unit, time zone and billing cycle apply to every version; the calendar
+    may change only for days still to come (a new year's holidays, say), so
+    every local day from the first version to today must keep its day type.
+    """
+    for label, before, after in [
+        (_("the unit"), old.unit, new.unit),
+        (_("the time zone"), old.zone, new.zone),
+        (_("the billing cycle"), old.billing_cycle, new.billing_cycle),
+    ]:
+        if before != after:
+            return label
+    day = old.versions[0].effective_from.astimezone(old.zone).date()
+    today = now.astimezone(old.zone).date()
+    while day <= today:
+        if _day_type(old, day) != _day_type(new, day):
+            return _("the calendar for %(day)s") % {"day": day.isoformat()}
+        day += timedelta(days=1)
+    return None
+
+
+def _day_type(tariff: PricedTariff, day: date) -> object:
+    try:
+        return tariff.calendar.day_type(day)
+    except CalendarRangeError:  # a year the library does not know: alike if both refuse it
+        return CalendarRangeError
 
 
 def _revision(tariff: Tariff, actor: Any, reason: str) -> None:
