@@ -3,7 +3,16 @@
 from django.urls import path
 
 from pems.console.forms import control, money
-from pems.console.views import actions, audit, auth, batch, inventory, overview, point
+from pems.console.views import (
+    actions,
+    audit,
+    auth,
+    batch,
+    inventory,
+    overview,
+    point,
+    tariffs,
+)
 
 app_name = "console"
 
@@ -48,6 +57,9 @@ urlpatterns = [
     ),
     path("receipts/<int:pk>/", point.ReceiptView.as_view(), name="receipt"),
     path("import/", inventory.ImportView.as_view(), name="import"),
+    path("tariffs/", tariffs.TariffListView.as_view(), name="tariffs"),
+    path("tariffs/new/", tariffs.TariffCreateView.as_view(), name="tariff-new"),
+    path("tariffs/<int:pk>/", tariffs.TariffDetailView.as_view(), name="tariff-detail"),
     path("audit/", audit.AuditView.as_view(), name="audit"),
     path("audit/export.xlsx", audit.AuditExportView.as_view(), name="audit-export"),
 ]
