@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import override_settings
 from django.urls import reverse
+from django.utils import timezone
 
 from pems import examples
 from pems.audit.models import AuditEvent
 from pems.billing.models import Tariff, TariffRevision
 from pems.billing.tariffs import create_tariff
+from pems.inventory.models import Site
 from tests.console.conftest import FLAT_WITH_FEE
 
 pytestmark = pytest.mark.django_db
@@ -39,6 +44,22 @@ effective_from = 2099-01-01
 service_fee_ratio = 0.02
 prices = { flat = 1.10 }
 """
+
+#: Shanghai's tariff from its local midnight on New Year 2027 (16:00 UTC the day before).
+SHANGHAI_2027 = """
+name = "Shanghai 2027"
+currency = "CNY"
+unit = "kWh"
+timezone = "Asia/Shanghai"
+
+[[versions]]
+id = "y2027"
+effective_from = 2027-01-01T00:00:00+08:00
+prices = { flat = 0.90 }
+"""
+
+#: When the tariffs in the time-zone tests are created: 02:30 on 1 July in Shanghai.
+CREATED = dt.datetime(2026, 6, 30, 18, 30, tzinfo=dt.UTC)
 
 
 def text(response) -> str:
@@ -220,7 +241,7 @@ def test_the_detail_page_shows_versions_document_and_history(login, plaza):
     assert 'data-version="v1" data-state="in-force"' in body
     assert 'id="revisions-table"' in body
     assert page.context["form"]["document"].value() == FLAT_WITH_FEE  # prefilled
-    assert [r.reason for r in page.context["revisions"]] == ["created"]
+    assert [r.revision.reason for r in page.context["revisions"]] == ["created"]
 
 
 def test_a_revision_adding_a_future_version_is_saved_and_audited(login, plaza):
@@ -283,3 +304,62 @@ def test_a_revision_from_an_uploaded_file(login, plaza):
     assert response.status_code == 302
     plaza.tariff.refresh_from_db()
     assert plaza.tariff.document == FLAT_WITH_FEE + FUTURE_VERSION
+
+
+def shanghai_2027(site) -> Tariff:
+    with time_machine.travel(CREATED, tick=False):
+        return create_tariff(site, "Shanghai 2027", SHANGHAI_2027, actor="setup")
+
+
+@override_settings(TIME_ZONE="UTC")
+def test_a_version_starts_at_the_tariffs_local_midnight_whatever_the_servers_zone(login, plaza):
+    tariff = shanghai_2027(plaza.site)
+    client = login("manager")
+    detail = text(client.get(reverse("console:tariff-detail", args=[tariff.pk])))
+    listed = text(client.get(reverse("console:tariffs")))
+    for body in (detail, listed):
+        assert 'data-version="y2027"' in body
+        assert "2027-01-01 00:00 Asia/Shanghai" in body
+        assert "2026-12-31 16:00" not in body  # the server's zone, not the tariff's
+
+
+def test_revision_times_are_in_the_sites_zone_and_versions_in_the_tariffs(login, plaza):
+    # A site in Xinjiang keeps Urumqi time while its tariff is priced on Beijing time.
+    plaza.site.time_zone = "Asia/Urumqi"
+    plaza.site.save()
+    tariff = shanghai_2027(plaza.site)
+    client = login("manager")
+    with timezone.override("Europe/London"):
+        detail = text(client.get(reverse("console:tariff-detail", args=[tariff.pk])))
+        listed = text(client.get(reverse("console:tariffs")))
+    assert "2026-07-01 00:30:00 Asia/Urumqi" in detail
+    assert "2026-07-01 00:30 Asia/Urumqi" in listed
+    for body in (detail, listed):
+        assert "2027-01-01 00:00 Asia/Shanghai" in body
+        assert "2026-06-30 19:30" not in body  # London's summer time
+        assert "2026-07-01 02:30" not in body  # the tariff's zone is not the site's
+
+
+@override_settings(TIME_ZONE="UTC")
+def test_a_document_that_no_longer_parses_still_shows_its_history_in_the_sites_zone(login, plaza):
+    tariff = shanghai_2027(plaza.site)
+    Tariff.objects.filter(pk=tariff.pk).update(document=BROKEN)  # as if the parser got stricter
+    client = login("manager")
+    page = client.get(reverse("console:tariff-detail", args=[tariff.pk]))
+    assert page.status_code == 200
+    body = text(page)
+    assert 'id="tariff-problem"' in body
+    assert "2026-07-01 02:30:00 Asia/Shanghai" in body
+    assert "2026-06-30 18:30" not in body
+    listed = text(client.get(reverse("console:tariffs")))
+    assert "2026-07-01 02:30 Asia/Shanghai" in listed
+
+
+def test_a_tariff_in_another_currency_than_its_site_now_sells_in_shows_the_problem(login, plaza):
+    tariff = shanghai_2027(plaza.site)
+    Site.objects.filter(pk=plaza.site.pk).update(currency="USD")  # the site changed currency
+    page = login("manager").get(reverse("console:tariff-detail", args=[tariff.pk]))
+    assert page.status_code == 200
+    body = text(page)
+    assert 'id="tariff-problem"' in body
+    assert "USD" in body

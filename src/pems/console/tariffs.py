@@ -1,6 +1,9 @@
 """The tariff pages' view of tariffs: versions and their state, accounts, last revision.
 
 Only reads; creating and revising are :mod:`pems.billing.tariffs`' actions.
+Every time these pages show is written here, with its zone's name: a
+version's start in the zone the tariff is priced in, a revision's time in the
+site's zone, never the server's (``settings.TIME_ZONE``).
 """
 
 from __future__ import annotations
@@ -8,17 +11,32 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from pems.accounts.models import Account
 from pems.billing.models import AccountTariff, Tariff, TariffRevision
-from pems.billing.tariffs import priced
+from pems.billing.tariffs import TariffChangeRefused, priced
 from pems.domain.errors import DomainError
+from pems.inventory.models import Site
+
+#: How the pages write a moment: versions start on a minute, revisions to the second.
+MINUTES = "Y-m-d H:i"
+SECONDS = "Y-m-d H:i:s"
+
+
+def zoned(moment: datetime, zone: ZoneInfo, pattern: str = MINUTES) -> str:
+    """``moment`` as the clock in ``zone`` shows it, then the zone's name, so nobody guesses."""
+    return f"{dateformat.format(timezone.localtime(moment, zone), pattern)} {zone.key}"
+
+
+def site_zone(site: Site) -> ZoneInfo:
+    """The zone a site's people read their clocks in."""
+    return ZoneInfo(site.time_zone)
 
 
 @dataclass(frozen=True)
@@ -28,6 +46,7 @@ class VersionRow:
     id: str
     effective_from: datetime
     state: str  # "superseded", "in-force" or "scheduled"
+    shown_from: str  # effective_from in the tariff's own zone, with the zone's name
 
     @property
     def state_label(self) -> str:
@@ -45,16 +64,31 @@ class TariffRow:
     versions: tuple[VersionRow, ...]
     accounts: int  # open accounts paying under it now
     last: TariffRevision | None
+    last_at: str = ""  # when ``last`` was made, in the site's zone
     problem: str = ""  # a stored document the parser no longer accepts
 
 
+@dataclass(frozen=True)
+class RevisionRow:
+    revision: TariffRevision
+    at: str  # created_at in the site's zone, with the zone's name
+
+
 def versions_of(tariff: Tariff, now: datetime | None = None) -> tuple[tuple[VersionRow, ...], str]:
-    """The tariff's versions, oldest first, and a problem if its document does not parse."""
+    """The tariff's versions, oldest first, and a problem if its document does not parse.
+
+    A version starts at a moment in the zone the tariff is priced in, and is
+    shown there. A document that does not parse has no versions to show (the
+    rest of the page uses the site's zone).
+    """
     now = now or timezone.now()
     try:
-        versions = sorted(priced(tariff).versions, key=lambda v: v.effective_from)
+        parsed = priced(tariff)
     except DomainError as error:
         return (), error.message.text(_)
+    except TariffChangeRefused as error:  # e.g. the site now sells in another currency
+        return (), str(error)
+    versions = sorted(parsed.versions, key=lambda v: v.effective_from)
     started = [v for v in versions if v.effective_from <= now]
     current = started[-1].id if started else None
     rows = tuple(
@@ -64,6 +98,7 @@ def versions_of(tariff: Tariff, now: datetime | None = None) -> tuple[tuple[Vers
             "scheduled"
             if v.effective_from > now
             else ("in-force" if v.id == current else "superseded"),
+            zoned(v.effective_from, parsed.zone),
         )
         for v in versions
     )
@@ -98,10 +133,14 @@ def tariff_rows(tariffs: QuerySet[Tariff]) -> list[TariffRow]:
     rows = []
     for tariff in tariffs:
         versions, problem = versions_of(tariff, now)
-        rows.append(TariffRow(tariff, versions, counts[tariff.pk], last.get(tariff.pk), problem))
+        revision = last.get(tariff.pk)
+        at = zoned(revision.created_at, site_zone(tariff.site)) if revision else ""
+        rows.append(TariffRow(tariff, versions, counts[tariff.pk], revision, at, problem))
     return rows
 
 
-def history(tariff: Tariff) -> Any:
-    """The tariff's revisions, newest first, with who made each."""
-    return tariff.revisions.select_related("created_by").order_by("-created_at", "-pk")
+def history(tariff: Tariff) -> list[RevisionRow]:
+    """The tariff's revisions, newest first, with who made each and when (the site's zone)."""
+    zone = site_zone(tariff.site)
+    revisions = tariff.revisions.select_related("created_by").order_by("-created_at", "-pk")
+    return [RevisionRow(r, zoned(r.created_at, zone, SECONDS)) for r in revisions]
