@@ -117,6 +117,11 @@ def _databases() -> dict[str, dict[str, object]]:
             "timeout": 30,
         }
         db["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+    elif _env_bool("PEMS_DATABASE_PREPARED", True):
+        # Parameters sent apart from the SQL, and a statement run twice on a connection is
+        # prepared: PostgreSQL stops parsing and planning the same sale's statements on
+        # every call (a sale's backend CPU halves; docs/benchmarks.md).
+        db["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 2}
     return {"default": db}
 
 

@@ -108,6 +108,28 @@ def test_a_replayed_sale_posts_nothing_and_locks_no_ledger_row():
     assert not [sql for sql in statements if LEDGER_LOCK in sql]
 
 
+def prepared_runs():
+    """How many times this connection has run a prepared statement (PostgreSQL 14+)."""
+    sql = "SELECT coalesce(sum(generic_plans + custom_plans), 0) FROM pg_prepared_statements"
+    return connection.connection.execute(sql, prepare=False).fetchone()[0]  # itself not counted
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's"
+)
+def test_every_statement_of_a_sale_runs_prepared_once_the_connection_has_seen_it():
+    account, cashier = server_side_account_with_fee()
+    for key in ["first", "second", "third"]:  # each statement is prepared at its second run
+        actions.sell(account, cny("10.00"), "cash", cashier, key)
+    before = prepared_runs()
+    _sale, statements = statements_of(
+        lambda: actions.sell(account, cny("10.00"), "cash", cashier, "fourth")
+    )
+    planned = [sql for sql in statements if not sql.startswith(("SAVEPOINT", "RELEASE"))]
+    assert len(planned) == 7
+    assert prepared_runs() - before == len(planned)
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks are PostgreSQL's")
 def test_a_sale_locks_the_account_row_but_not_its_tenant_or_site():
     account, cashier = server_side_account_with_fee()
