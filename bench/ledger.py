@@ -350,18 +350,23 @@ def _time_settlement(pairs: list) -> None:
     from pems.ledger.verify import ledger_problems
     from pems.metering.models import IntervalReading
 
-    ids = [point.pk for _, point in pairs]
+    ids = sorted(point.pk for _, point in pairs)
+    table = IntervalReading._meta.db_table
+    # The points' rows by the cheapest filter: a range when their ids run on (the bench makes
+    # them so), else a literal list, which PostgreSQL searches by hash. A bound parameter
+    # would be searched element by element: 3 × the scan itself for 1,000 points.
+    where = (
+        f"point_id BETWEEN {ids[0]:d} AND {ids[-1]:d}"
+        if ids[-1] - ids[0] + 1 == len(ids)
+        else f"point_id IN ({', '.join(f'{i:d}' for i in ids)})"
+    )
+    if connection.vendor != "postgresql":
+        where = "true"  # SQLite would walk the point index: slower than reading the table
     with connection.cursor() as cursor:
-        table = IntervalReading._meta.db_table
         scan = float("inf")
         for _ in range(3):  # the best of three: the bar settlement is held to is the lowest
             began = time.perf_counter()
-            cursor.execute(
-                f"SELECT count(*), sum(energy_total) FROM {table} WHERE point_id = ANY(%s)"
-                if connection.vendor == "postgresql"
-                else f"SELECT count(*), sum(energy_total) FROM {table}",
-                [ids] if connection.vendor == "postgresql" else [],
-            )
+            cursor.execute(f"SELECT count(*), sum(energy_total) FROM {table} WHERE {where}")
             scanned = cursor.fetchone()[0]
             scan = min(scan, time.perf_counter() - began)
     accounts = [account for account, _ in pairs]
