@@ -36,8 +36,8 @@ def get_visible(
     return found
 
 
-def allow(request: HttpRequest, capability: Capability, site_id: int) -> None:
-    """Refuse (403) unless the caller holds ``capability`` at the site."""
+def allow(request: HttpRequest, capability: Capability, site_id: int | None) -> None:
+    """Refuse (403) unless the caller holds ``capability`` at the site (None: by role alone)."""
     require(caller(request), capability, site_id)
 
 
