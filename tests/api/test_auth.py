@@ -125,3 +125,23 @@ def test_the_admin_lists_tokens_without_secrets_and_can_revoke(north):
     token.refresh_from_db()
     assert token.revoked_at is not None
     assert AuditEvent.objects.filter(action="token.revoke", actor=root).exists()
+
+
+def test_a_token_holder_is_read_in_one_statement_with_its_role(north, django_assert_num_queries):
+    cashier = factories.staff_user("cashier", north.site, username="cashier-wu")
+    _token, secret = ApiToken.issue(cashier, "till")
+    ApiToken.holder(secret)  # notes the first use (one UPDATE a minute at most)
+    with django_assert_num_queries(1):
+        holder = ApiToken.holder(secret)
+        assert holder.user == cashier
+        assert (holder.user.staff.role, holder.user.staff.user) == ("cashier", holder.user)
+        assert holder.user.staff.all_sites is False
+
+
+def test_a_holder_without_a_role_is_read_as_having_none(north, django_assert_num_queries):
+    plain = get_user_model().objects.create_user("no-role")
+    _token, secret = ApiToken.issue(plain, "tests")
+    ApiToken.holder(secret)
+    with django_assert_num_queries(1):
+        holder = ApiToken.holder(secret)
+        assert getattr(holder.user, "staff", None) is None
