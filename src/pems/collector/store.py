@@ -81,6 +81,9 @@ REGISTER_FIELDS = [
 STATE_COLUMNS = ["point", *STATE_FIELDS]
 COUNTER_FIELDS = [f.name for f in dataclasses.fields(Counters)] + ["updated_at"]
 GATEWAY_FIELDS = [f.name for f in dataclasses.fields(GatewayCounters)] + ["updated_at"]
+# Django does not split a PostgreSQL bulk_create, and a server-bound statement
+# takes at most 65,535 parameters: a whole site going offline at once must fit.
+_ROWS_A_STATEMENT = 1_000
 
 
 @dataclass(slots=True)
@@ -119,7 +122,7 @@ class Store:
             events = self._write_readings(batch.readings)
             events += self._write_offline(batch.offline)
             if events:
-                MeterEvent.objects.bulk_create(events)
+                MeterEvent.objects.bulk_create(events, batch_size=_ROWS_A_STATEMENT)
             if batch.stats is not None:
                 self._write_stats(batch.stats)
 
@@ -222,6 +225,7 @@ class Store:
         PointState.objects.bulk_create(
             [PointState(point_id=p, online=False, offline_since=at) for p, at in marks],
             ignore_conflicts=True,
+            batch_size=_ROWS_A_STATEMENT,
         )
         return events
 

@@ -19,6 +19,10 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 Converter = Callable[[Any], Any]
 
+# Parameters one statement may carry: SQLite's default limit (since 3.32), under
+# PostgreSQL's 65,535 for a statement bound server-side (settings.py prepares them).
+MAX_PARAMETERS = 32_766
+
 
 def db() -> BaseDatabaseWrapper:
     """The default connection itself, not the ``django.db.connection`` proxy.
@@ -164,14 +168,19 @@ def insert_many(instances: Sequence[models.Model]) -> None:
     promised), so use it only for rows nobody looks up by the instance again.
     """
     conn = db()
-    sql, fields = _insert_many_sql(type(instances[0]), len(instances), conn.vendor)
-    params = [
-        f.get_db_prep_save(f.pre_save(instance, add=True), conn)
-        for instance in instances
-        for f in fields
-    ]
+    model = type(instances[0])
+    width = len([f for f in model._meta.concrete_fields if not f.primary_key])
+    most = max(1, MAX_PARAMETERS // width)
     with conn.cursor() as cursor:
-        cursor.execute(sql, params)
+        for start in range(0, len(instances), most):
+            chunk = instances[start : start + most]
+            sql, fields = _insert_many_sql(model, len(chunk), conn.vendor)
+            params = [
+                f.get_db_prep_save(f.pre_save(instance, add=True), conn)
+                for instance in chunk
+                for f in fields
+            ]
+            cursor.execute(sql, params)
 
 
 @cache
