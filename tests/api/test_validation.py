@@ -112,6 +112,18 @@ def test_opening_an_account_on_a_taken_point_names_metering_points(cashier, nort
     assert world() == before
 
 
+def test_opening_an_account_on_thousands_of_points_is_refused_on_metering_points(cashier, north):
+    before = world()
+    response = cashier.post(
+        "/api/accounts", {"tenant": north.tenant.pk, "metering_points": list(range(1, 70_001))}
+    )
+    assert response.status_code == 422
+    [(field, message)] = errors_of(response)
+    assert field == "metering_points"
+    assert "at most 100 items" in message
+    assert world() == before
+
+
 def test_thresholds_are_checked_by_the_model_and_named(cashier, north):
     point = factories.MeteringPointFactory(meter__gateway__site=north.site)
     response = cashier.post(

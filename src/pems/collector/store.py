@@ -30,6 +30,7 @@ from pems.collector.readings import (
 from pems.collector.sql import upsert
 from pems.collector.stats import Counters, GatewayCounters, StatsSnapshot
 from pems.control.models import Command, CommandKind, CommandStatus
+from pems.core import rows
 from pems.metering.models import (
     DailyFreeze,
     EventKind,
@@ -136,7 +137,12 @@ class Store:
         missing = {p for p in point_ids if p not in self._known}
         if not missing:
             return
-        for state in PointState.objects.filter(point_id__in=missing):
+        states = (
+            state
+            for ids in rows.in_lists(missing)
+            for state in PointState.objects.filter(point_id__in=ids)
+        )
+        for state in states:
             snap = None
             if state.energy_total is not None and state.read_at is not None:
                 snap = Snapshot(
@@ -257,11 +263,13 @@ def load_counters(
     gnames = [f.name for f in dataclasses.fields(GatewayCounters)]
     meters = {
         row.meter_id: Counters(**{n: getattr(row, n) for n in names})
-        for row in MeterCommStats.objects.filter(meter_id__in=list(meter_ids))
+        for ids in rows.in_lists(meter_ids)
+        for row in MeterCommStats.objects.filter(meter_id__in=ids)
     }
     gateways = {
         row.gateway_id: GatewayCounters(**{n: getattr(row, n) for n in gnames})
-        for row in GatewayCommStats.objects.filter(gateway_id__in=list(gateway_ids))
+        for ids in rows.in_lists(gateway_ids)
+        for row in GatewayCommStats.objects.filter(gateway_id__in=ids)
     }
     return meters, gateways
 

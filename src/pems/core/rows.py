@@ -10,7 +10,7 @@ model instances are built with ``Model.from_db``, the ORM's own constructor.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache
 from typing import Any
 
@@ -22,6 +22,20 @@ Converter = Callable[[Any], Any]
 # Parameters one statement may carry: SQLite's default limit (since 3.32), under
 # PostgreSQL's 65,535 for a statement bound server-side (settings.py prepares them).
 MAX_PARAMETERS = 32_766
+#: Values of one ``field__in=`` list; a whole large site's ids are split into lists this long.
+IN_LIST = 10_000
+
+
+def in_lists(values: Iterable[Any], size: int = IN_LIST) -> Iterator[list[Any]]:
+    """``values`` in lists of at most ``size``, each to go in one ``__in=`` lookup."""
+    batch: list[Any] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def db() -> BaseDatabaseWrapper:

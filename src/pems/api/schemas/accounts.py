@@ -18,6 +18,9 @@ from pems.api.schemas.common import (
 from pems.api.schemas.inventory import LocationOut
 from pems.api.schemas.sales import PurchaseIn
 
+#: More is a typing slip, not a tenancy (and a list that long would not fit one statement).
+MAX_POINTS_AN_ACCOUNT = 100
+
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
@@ -100,7 +103,11 @@ class AccountIn(Schema):
     """Open an account on metering points; optionally sell the first credit at once."""
 
     tenant: int
-    metering_points: list[int] = Field(min_length=1, description="Metering point ids.")
+    metering_points: list[int] = Field(
+        min_length=1,
+        max_length=MAX_POINTS_AN_ACCOUNT,
+        description=f"Metering point ids (at most {MAX_POINTS_AN_ACCOUNT}).",
+    )
     alarm1_threshold: DecimalIn | None = Field(None, description="Empty: the site's default.")
     alarm2_threshold: DecimalIn | None = None
     overdraft_limit: DecimalIn | None = None
