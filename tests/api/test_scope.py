@@ -88,3 +88,23 @@ def test_an_operator_cannot_trip_another_sites_meter(operator, north, south):
     assert response.status_code == 422
     assert errors_of(response)[0][0] == "point"
     assert world() == before
+
+
+def test_a_cashier_sells_on_each_of_their_sites_and_an_all_sites_one_everywhere(
+    north, south, as_user
+):
+    both = as_user(factories.staff_user("cashier", north.site, south.site))
+    everywhere = as_user(factories.staff_user("cashier", all_sites=True))
+    for n, (who, there) in enumerate([(both, north), (both, south), (everywhere, south)]):
+        response = who.post(
+            "/api/recharges",
+            {
+                "account": there.account.pk,
+                "amount": "5.00",
+                "currency": "CNY",
+                "channel": "cash",
+                "idempotency_key": f"site-{n}",
+            },
+        )
+        assert response.status_code == 201, response.json()
+        assert response.json()["account"] == there.account.pk

@@ -50,7 +50,8 @@ def role_of(user: Any) -> Role | None:
     return Role(staff.role) if staff is not None else None
 
 
-def _covers_all(user: Any) -> bool:
+def covers_all_sites(user: Any) -> bool:
+    """Whether a user with a role sees every site (a superuser, or staff with all sites)."""
     return bool(user.is_superuser or user.staff.all_sites)
 
 
@@ -58,7 +59,7 @@ def visible_sites(user: Any) -> QuerySet[Site]:
     """The sites whose rows the user may see (none for a login without a role)."""
     if role_of(user) is None:
         return Site.objects.none()
-    if _covers_all(user):
+    if covers_all_sites(user):
         return Site.objects.all()
     return Site.objects.filter(staff=user.staff)
 
@@ -74,7 +75,7 @@ def scoped(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
     """Only the rows of ``queryset`` that belong to the user's sites."""
     if role_of(user) is None:
         return queryset.none()
-    if _covers_all(user):
+    if covers_all_sites(user):
         return queryset
     path = site_path(queryset.model)
     lookup = "pk__in" if path == "pk" else f"{path}__in"
@@ -86,7 +87,7 @@ def can(user: Any, capability: Capability, site: Site | int | None = None) -> bo
     role = role_of(user)
     if role is None or capability not in GRANTS[role]:
         return False
-    if site is None or _covers_all(user):
+    if site is None or covers_all_sites(user):
         return True
     site_id = site.pk if isinstance(site, Site) else site
     return user.staff.sites.filter(pk=site_id).exists()

@@ -64,7 +64,11 @@ def lock_open(account: Account) -> Account:
     Returns the row as locked, with its tenant and site. Only the account row is
     locked: locking the site's row too would queue every sale of a site.
     """
-    locked = locking.lock_account(account.pk)
+    return check_open(locking.lock_account(account.pk))
+
+
+def check_open(locked: Account) -> Account:
+    """Refuse a closed account (read under its lock); the account otherwise."""
     if not locked.is_open:
         raise AccountClosed(_("Account %(account)s is closed.") % {"account": locked.pk})
     return locked

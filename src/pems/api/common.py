@@ -6,11 +6,14 @@ from typing import Any, TypeVar
 
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Field, Schema
 from ninja.pagination import LimitOffsetPagination
 
 from pems.access.roles import Capability
-from pems.access.scope import require, scoped
+from pems.access.scope import covers_all_sites, require, role_of, scoped
+from pems.accounts.locking import lock_account
+from pems.accounts.models import Account
 from pems.api.errors import not_found
 
 M = TypeVar("M", bound=Model)
@@ -34,6 +37,22 @@ def get_visible(
     if found is None:
         raise not_found(what, pk, field)
     return found
+
+
+def lock_visible_account(request: HttpRequest, pk: int, field: str | None = None) -> Account:
+    """The account, locked for the caller's transaction, if it is on one of the caller's sites.
+
+    The scope and the lock in one statement (``lock_account``); outside the
+    caller's sites the account does not exist (404, or 422 for a field).
+    """
+    user = caller(request)
+    try:
+        if role_of(user) is None:
+            raise Account.DoesNotExist
+        staff_id = None if covers_all_sites(user) else user.staff.pk
+        return lock_account(pk, staff_id)
+    except Account.DoesNotExist:
+        raise not_found(_("Account"), pk, field) from None
 
 
 def allow(request: HttpRequest, capability: Capability, site_id: int | None) -> None:

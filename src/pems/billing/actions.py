@@ -62,6 +62,21 @@ def sell(
     there, so they are held only for the final write and the commit.
     """
     locked = ledger_actions.lock_open(account)
+    return sell_locked(locked, amount, channel, actor, idempotency_key, reason)
+
+
+def sell_locked(
+    locked: Account,
+    amount: Money,
+    channel: str,
+    actor: Any,
+    idempotency_key: str,
+    reason: str = "",
+) -> tuple[ledger_actions.Recharge, Command | None]:
+    """:func:`sell` for a caller whose transaction holds the open account (``lock_open``).
+
+    No transaction of its own: a refusal raised here must roll the caller's back.
+    """
     ledger_actions.check_amount(locked, amount)  # before the policy decides on it
     reads = read_for_sale(locked, timezone.now(), idempotency_key)
     point = credit.meter_side_among(locked, reads.points)

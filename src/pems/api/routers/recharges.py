@@ -3,6 +3,7 @@
 from decimal import Decimal
 from typing import Annotated, Any
 
+from django.db import transaction
 from django.db.models import F
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
@@ -11,9 +12,9 @@ from ninja.pagination import paginate
 from pydantic import AwareDatetime
 
 from pems.access.roles import Capability
-from pems.accounts.actions import balance, recharge_key
+from pems.accounts.actions import balance, check_open, recharge_key
 from pems.accounts.models import Account
-from pems.api.common import Page, allow, caller, get_visible, visible
+from pems.api.common import Page, allow, caller, get_visible, lock_visible_account, visible
 from pems.api.errors import ApiError, refusals
 from pems.api.money import money_of
 from pems.api.schemas.common import READ_ERRORS, WRITE_ERRORS
@@ -25,10 +26,11 @@ from pems.api.schemas.sales import (
     ReversalOut,
     SaleOut,
 )
-from pems.billing.actions import reverse_sale, sell
+from pems.billing.actions import reverse_sale, sell_locked
 from pems.control.models import Command
 from pems.domain.money import Money
 from pems.ledger.models import Channel, JournalEntry
+from pems.ledger.sql import entry_id
 
 router = Router(tags=["recharges"])
 Kind = JournalEntry.Kind
@@ -70,24 +72,23 @@ def get_recharge(request: HttpRequest, entry_id: int) -> Any:
     summary="Sell credit (idempotent: a replayed key answers 200 with the original sale)",
 )
 def create_recharge(request: HttpRequest, body: RechargeIn) -> Any:
-    account = get_visible(
-        Account.objects.select_related("tenant__site"),
-        request,
-        body.account,
-        _("Account"),
-        "account",
-    )
-    # The account is on one of the caller's sites, the very sites the capability is
-    # checked at: only the role is left to ask (no second query for the site).
-    allow(request, Capability.SELL, None)
-    money = money_of(body.amount, body.currency, account.tenant.site)
-    key = KEY_PREFIX + body.idempotency_key
-    earlier = _earlier_sale(key, account, money, body.channel)
+    with transaction.atomic():
+        # Found among the caller's sites and locked for the sale by one statement.
+        account = lock_visible_account(request, body.account, "account")
+        # The account is on one of the caller's sites, the very sites the capability is
+        # checked at: only the role is left to ask (no second query for the site).
+        allow(request, Capability.SELL, None)
+        money = money_of(body.amount, body.currency, account.tenant.site)
+        key = KEY_PREFIX + body.idempotency_key
+        earlier = _earlier_sale(key, account, money, body.channel)
+        if earlier is None:
+            with refusals("account"):
+                sale, push = sell_locked(
+                    check_open(account), money, body.channel, caller(request), key, body.reason
+                )
     if earlier is not None:
         push = Command.objects.filter(idempotency_key=f"credit:{earlier.pk}").first()
         return Status(200, _answer(earlier, account, push))
-    with refusals("account"):
-        sale, push = sell(account, money, body.channel, caller(request), key, body.reason)
     if not sale.created:  # a concurrent request with this key sold first
         return Status(200, _answer(entries(Kind.RECHARGE).get(pk=sale.entry.pk), account, push))
     sale.entry.reversal_id = None  # type: ignore[attr-defined] # just made: not reversed
@@ -118,10 +119,10 @@ def reverse(request: HttpRequest, found_in: Any, entry_id: int, what: str, body:
 
 def _earlier_sale(key: str, account: Account, money: Money, channel: str) -> JournalEntry | None:
     """The sale already made under ``key``; 409 if the key was used for something else."""
-    made = JournalEntry.objects.filter(idempotency_key=recharge_key(key)).values_list("pk")
-    if not made:  # the usual case, asked in the cheapest words: is the key new?
+    made = entry_id(recharge_key(key))  # the usual case, asked in the cheapest words
+    if made is None:
         return None
-    entry = entries(Kind.RECHARGE).filter(pk=made[0][0]).first()
+    entry = entries(Kind.RECHARGE).filter(pk=made).first()
     if entry is None:  # an entry of another kind: the sale's own key check answers
         return None
     same = (
