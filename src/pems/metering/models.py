@@ -111,6 +111,7 @@ class IntervalReading(EnergyRegisters):
         on_delete=models.PROTECT,
         related_name="interval_readings",
         verbose_name=_("metering point"),
+        db_index=False,  # the unique constraint below leads with the point: no second index
     )
     interval_start = models.DateTimeField(_("interval start"))
 
@@ -141,6 +142,7 @@ class DailyFreeze(EnergyRegisters):
         on_delete=models.PROTECT,
         related_name="daily_freezes",
         verbose_name=_("metering point"),
+        db_index=False,  # the unique constraint below leads with the point: no second index
     )
     day = models.DateField(_("day"))
 
