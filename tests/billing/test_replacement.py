@@ -12,10 +12,12 @@ from pems.audit.models import AuditEvent
 from pems.billing import actions
 from pems.billing.replacement import FinalReading, replace_meter
 from pems.billing.settlement import settle_point
+from pems.control.actions import next_purchase_count
 from pems.control.models import Command
 from pems.inventory.models import Meter
 from pems.ledger import chart
 from pems.ledger.verify import ledger_problems
+from pems.metering.models import PointState
 from tests.billing.scenarios import T0, reading, relay_reading, server_side_tenant
 from tests.ledger.scenarios import cny
 
@@ -81,3 +83,34 @@ def test_a_meter_side_exchange_needs_the_old_meters_remaining_credit():
     with pytest.raises(ValueError, match="remaining credit"):
         replace_meter(point, "555000000003", FinalReading(Decimal("1.000")), Decimal("0"), "e", "x")
     assert Meter.objects.filter(number="555000000003").count() == 0
+
+
+def test_sales_after_a_meter_side_exchange_count_purchases_from_the_new_meter():
+    # The old meter took three purchases (counts 1–3); the new one arrives with
+    # count 0, takes the carried credit as purchase 1, and must see 2 next — a
+    # meter accepts a purchase only when its count is its own last + 1.
+    account, point = server_side_tenant("1.00", fee_control="meter-side")
+    for n in range(3):
+        _, push = actions.sell(account, cny("10.00"), "cash", "cashier", f"old-{n}")
+        Command.objects.filter(pk=push.pk).update(status="confirmed", completed_at=T0)
+    state = relay_reading(point, True, T0, credit="30.00")
+    state.purchase_count = 3
+    state.save(update_fields=["purchase_count"])
+    done = replace_meter(
+        point,
+        "555000000004",
+        FinalReading(Decimal("20.000"), remaining_credit=Decimal("25.00")),
+        Decimal("0.000"),
+        "electrician",
+        "meter swapped",
+        at=T0 + dt.timedelta(hours=1),
+    )
+    assert done.push.purchase_count == 1
+    _, before_read = actions.sell(account, cny("10.00"), "cash", "cashier", "new-1")
+    assert (before_read.meter_id, before_read.purchase_count) == (done.new_meter.pk, 2)
+    # The collector then reads the new meter: it has taken both.
+    relay_reading(point, True, T0 + dt.timedelta(hours=2), credit="45.00")
+    PointState.objects.filter(point=point).update(purchase_count=2)
+    _, after_read = actions.sell(account, cny("10.00"), "cash", "cashier", "new-2")
+    assert after_read.purchase_count == 3
+    assert next_purchase_count(point) == 4  # the Python rule agrees with the INSERT's

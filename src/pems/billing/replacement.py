@@ -29,6 +29,7 @@ from pems.control.models import Command, CommandKind
 from pems.domain.money import Money
 from pems.inventory.choices import FeeControl
 from pems.inventory.models import Meter, MeteringPoint
+from pems.metering.models import PointState
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,11 @@ def replace_meter(
     new_meter.full_clean()
     new_meter.save()
     MeteringPoint.objects.filter(pk=locked.pk).update(meter=new_meter)
+    # Until the collector reads it, the point's purchase count is the new meter's as
+    # installed: the next push must count from it, not from the old meter's.
+    PointState.objects.update_or_create(
+        point=locked, defaults={"purchase_count": new_purchase_count}
+    )
     charged = carried = push = None
     if account is not None and locked.fee_control == FeeControl.SERVER_SIDE:
         charged = charge_up_to(account, locked, at, old.total, actor)

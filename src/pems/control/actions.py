@@ -34,15 +34,17 @@ def next_purchase_count(point: MeteringPoint) -> int:
     """The count the next credit push to ``point`` must carry: last known + 1.
 
     "Last known" is the larger of the meter's count at its last reading and
-    the highest count of any push not failed for good. Call it inside the
+    the highest count of any push to the point's *current* meter not failed
+    for good (a replacement meter counts from its own). Call it inside the
     transaction that holds the point's row lock (``enqueue`` works it out in
     its INSERT, :func:`_count_sql`; a test holds the two together).
     """
     from pems.metering.models import PointState
 
     read = PointState.objects.filter(point=point).values_list("purchase_count", flat=True).first()
+    meter = MeteringPoint.objects.filter(pk=point.pk).values_list("meter_id", flat=True).get()
     queued = (
-        Command.objects.filter(point=point, kind=CommandKind.PUSH_CREDIT)
+        Command.objects.filter(meter=meter, point=point, kind=CommandKind.PUSH_CREDIT)
         .exclude(status=CommandStatus.FAILED)
         .aggregate(top=Max("purchase_count"))["top"]
     )
@@ -127,7 +129,11 @@ def enqueue_in_transaction(
     # and uniqueness and the check constraints are the database's.
     command.clean_fields(exclude=_SET_HERE)
     command.meter_id = _lock_point(point.pk)
-    count = ("purchase_count", _count_sql(connection.vendor), [point.pk, point.pk])
+    count = (
+        "purchase_count",
+        _count_sql(connection.vendor),
+        [point.pk, command.meter_id, point.pk],
+    )
     inserted = rows.insert(
         command,
         unless_taken="idempotency_key",
@@ -176,11 +182,13 @@ def _lock_sql(vendor: str) -> str:
 
 @cache
 def _count_sql(vendor: str) -> str:
-    """:func:`next_purchase_count` as an SQL expression on the point's id (given twice).
+    """:func:`next_purchase_count` as an SQL expression on (point, meter, point) ids.
 
     Run only once the point's row lock is held: a statement that starts after
     the lock sees every push committed before it. Two single-value look-ups
-    rather than ``MAX`` over a union: PostgreSQL plans this in a third of the time.
+    rather than ``MAX`` over a union: PostgreSQL plans this in a third of the time,
+    and the pushes' look-up, by meter and point, reads one entry of
+    ``command_unique_purchase_count`` however many pushes the point has had.
     """
     from pems.metering.models import PointState
 
@@ -190,7 +198,8 @@ def _count_sql(vendor: str) -> str:
         f" WHERE {col(PointState, 'point')} = %s)"
     )
     queued = (
-        f"(SELECT {count} FROM {table(Command)} WHERE {col(Command, 'point')} = %s"  # noqa: S608
+        f"(SELECT {count} FROM {table(Command)} WHERE {col(Command, 'meter')} = %s"  # noqa: S608
+        f" AND {col(Command, 'point')} = %s"
         f" AND {col(Command, 'kind')} = '{CommandKind.PUSH_CREDIT.value}'"
         f" AND {col(Command, 'status')} <> '{CommandStatus.FAILED.value}'"
         f" AND {count} IS NOT NULL ORDER BY {count} DESC LIMIT 1)"
