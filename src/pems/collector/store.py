@@ -195,14 +195,20 @@ class Store:
         if not known.online:
             drafts.append(EventDraft(EventKind.ONLINE, {}, {}, "answered again"))
         if known.snapshot and known.snapshot.purchase_count != snap.purchase_count:
-            drafts += self._purchase_check(reading.point_id, snap.purchase_count)
+            drafts += self._purchase_check(reading.point_id, reading.meter_id, snap.purchase_count)
         self._known[reading.point_id] = _Known(snap, True)
         return [_event(reading.point_id, reading.read_at, d) for d in drafts]
 
-    def _purchase_check(self, point_id: int, meter_count: int | None) -> list[EventDraft]:
-        """A purchase count PEMS did not send (or lost) is a mismatch."""
+    def _purchase_check(
+        self, point_id: int, meter_id: int, meter_count: int | None
+    ) -> list[EventDraft]:
+        """A purchase count PEMS did not send (or lost) is a mismatch.
+
+        Only pushes to this meter count: a replacement meter counts from its own.
+        """
         expected = Command.objects.filter(
             point_id=point_id,
+            meter_id=meter_id,
             kind=CommandKind.PUSH_CREDIT,
             status__in=[CommandStatus.SENT, CommandStatus.CONFIRMED],
         ).aggregate(top=Max("purchase_count"))["top"]
