@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from pems.accounts import actions as ledger_actions
 from pems.billing.models import Tariff
+from pems.billing.replacement import FinalReading, Replacement, replace_meter
 from pems.billing.tariffs import assign_tariff, create_tariff
 from pems.metering.models import IntervalReading, PointState
 from tests.factories import MeteringPointFactory, SiteFactory, TenantFactory
@@ -72,3 +73,30 @@ def relay_reading(point, closed: bool, at: dt.datetime, credit: str | None = Non
         },
     )
     return state
+
+
+def confirmed_sales(account, count: int, amount: str = "10.00") -> list:
+    """``count`` meter-side sales whose pushes the meter took (counts 1…count)."""
+    from pems.billing import actions
+    from pems.control.models import Command
+    from tests.ledger.scenarios import cny
+
+    pushes = []
+    for n in range(count):
+        _, push = actions.sell(account, cny(amount), "cash", "cashier", f"confirmed-{n}")
+        Command.objects.filter(pk=push.pk).update(status="confirmed", completed_at=T0)
+        pushes.append(push)
+    return pushes
+
+
+def swap_meter_side(point, number: str, remaining: str) -> Replacement:
+    """An electrician's exchange, an hour after T0, of a meter-side meter holding ``remaining``."""
+    return replace_meter(
+        point,
+        number,
+        FinalReading(Decimal("20.000"), remaining_credit=Decimal(remaining)),
+        Decimal("0.000"),
+        "electrician",
+        "meter swapped",
+        at=T0 + dt.timedelta(hours=1),
+    )

@@ -18,7 +18,14 @@ from pems.inventory.models import Meter
 from pems.ledger import chart
 from pems.ledger.verify import ledger_problems
 from pems.metering.models import PointState
-from tests.billing.scenarios import T0, reading, relay_reading, server_side_tenant
+from tests.billing.scenarios import (
+    T0,
+    confirmed_sales,
+    reading,
+    relay_reading,
+    server_side_tenant,
+    swap_meter_side,
+)
 from tests.ledger.scenarios import cny
 
 pytestmark = pytest.mark.django_db
@@ -90,21 +97,10 @@ def test_sales_after_a_meter_side_exchange_count_purchases_from_the_new_meter():
     # count 0, takes the carried credit as purchase 1, and must see 2 next — a
     # meter accepts a purchase only when its count is its own last + 1.
     account, point = server_side_tenant("1.00", fee_control="meter-side")
-    for n in range(3):
-        _, push = actions.sell(account, cny("10.00"), "cash", "cashier", f"old-{n}")
-        Command.objects.filter(pk=push.pk).update(status="confirmed", completed_at=T0)
-    state = relay_reading(point, True, T0, credit="30.00")
-    state.purchase_count = 3
-    state.save(update_fields=["purchase_count"])
-    done = replace_meter(
-        point,
-        "555000000004",
-        FinalReading(Decimal("20.000"), remaining_credit=Decimal("25.00")),
-        Decimal("0.000"),
-        "electrician",
-        "meter swapped",
-        at=T0 + dt.timedelta(hours=1),
-    )
+    confirmed_sales(account, 3)
+    relay_reading(point, True, T0, credit="30.00")
+    PointState.objects.filter(point=point).update(purchase_count=3)
+    done = swap_meter_side(point, "555000000004", remaining="25.00")
     assert done.push.purchase_count == 1
     _, before_read = actions.sell(account, cny("10.00"), "cash", "cashier", "new-1")
     assert (before_read.meter_id, before_read.purchase_count) == (done.new_meter.pk, 2)

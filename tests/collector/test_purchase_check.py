@@ -7,15 +7,18 @@ from decimal import Decimal
 
 import pytest
 
-from pems.billing import actions
-from pems.billing.replacement import FinalReading, replace_meter
 from pems.collector.readings import Reading
 from pems.collector.store import Batch, Store
 from pems.control.models import Command
 from pems.devices.records import Energy, MeterState
 from pems.metering.models import EventKind, MeterEvent, PointState
-from tests.billing.scenarios import T0, relay_reading, server_side_tenant
-from tests.ledger.scenarios import cny
+from tests.billing.scenarios import (
+    T0,
+    confirmed_sales,
+    relay_reading,
+    server_side_tenant,
+    swap_meter_side,
+)
 
 # The store runs as in the collector (its write checks the connection): real commits.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,20 +35,10 @@ def state(count: int) -> MeterState:
 
 def test_a_replacement_meter_taking_its_first_push_raises_no_mismatch():
     account, point = server_side_tenant("1.00", fee_control="meter-side")
-    for n in range(3):  # the old meter took purchases 1–3
-        _, push = actions.sell(account, cny("10.00"), "cash", "cashier", f"old-{n}")
-        Command.objects.filter(pk=push.pk).update(status="confirmed", completed_at=T0)
+    confirmed_sales(account, 3)  # the old meter took purchases 1–3
     relay_reading(point, True, T0, credit="30.00")
     PointState.objects.filter(point=point).update(purchase_count=3)
-    done = replace_meter(
-        point,
-        "555000000005",
-        FinalReading(Decimal("20.000"), remaining_credit=Decimal("25.00")),
-        Decimal("0.000"),
-        "electrician",
-        "meter swapped",
-        at=T0 + dt.timedelta(hours=1),
-    )
+    done = swap_meter_side(point, "555000000005", remaining="25.00")
     Command.objects.filter(pk=done.push.pk).update(status="confirmed", completed_at=T0)
     at = T0 + dt.timedelta(hours=2)
     store = Store(dt.timedelta(minutes=15), drift_limit=300)

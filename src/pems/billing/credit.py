@@ -95,6 +95,8 @@ def recall_credit(sale: JournalEntry, actor: Any, reason: str) -> bool:
     command = Command.objects.filter(idempotency_key=f"credit:{sale.pk}").first()
     if command is None:
         return False
+    if JournalEntry.objects.filter(idempotency_key=recall_key(sale.pk)).exists():
+        return True  # the push failed and its credit went back to the wallet then
     if not control.cancel(command, actor=actor, reason=reason):
         raise CreditError(
             _(
@@ -113,7 +115,7 @@ def recall_credit(sale: JournalEntry, actor: Any, reason: str) -> bool:
         actor=actor,
         reason=reason,
         account_id=account.pk,
-        idempotency_key=f"meter-recall:{sale.pk}",
+        idempotency_key=recall_key(sale.pk),
         memo={"recalls": transfer.pk},
     )
     return True
@@ -186,3 +188,78 @@ def pushes_in_flight(point: MeteringPoint) -> QuerySet[Command]:
 def credit_in_flight(point: MeteringPoint) -> Decimal:
     """Sum of credit pushes to ``point`` not yet confirmed or failed."""
     return sum((Decimal(c.payload["amount"]) for c in pushes_in_flight(point)), Decimal(0))
+
+
+def recall_key(sale_pk: int) -> str:
+    """The key of the entry that takes a sale's credit back off its way to the meter."""
+    return f"meter-recall:{sale_pk}"
+
+
+def _sale_of(push: Command) -> int | None:
+    """The sale whose credit ``push`` carries (``send_credit`` keys it ``credit:<sale>``)."""
+    key = push.idempotency_key or ""
+    return int(key.removeprefix("credit:")) if key.startswith("credit:") else None
+
+
+def exchange_push_key(point_pk: int, meter_pk: int) -> str:
+    """The key of the push that carries an exchanged meter's credit to its replacement."""
+    return f"exchange:{point_pk}:{meter_pk}"
+
+
+def _carries_exchange(push: Command) -> bool:
+    return (push.idempotency_key or "").startswith("exchange:")
+
+
+def paying_account_id(push: Command) -> int | None:
+    """The account whose meter credit ``push`` carries (its sale's, or for a meter
+    exchange the point's payer); None for a push neither queued."""
+    sale = _sale_of(push)
+    if sale is not None:
+        return JournalEntry.objects.filter(pk=sale).values_list("account_id", flat=True).first()
+    if not _carries_exchange(push):
+        return None
+    return (
+        Account.objects.filter(
+            links__metering_point_id=push.point_id, links__released_at__isnull=True
+        )
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def return_failed_push(locked: Account, push: Command, actor: Any) -> None:
+    """Give the credit of a push that failed for good back to the wallet.
+
+    A failed push never reached the meter (the collector fails one only after
+    the meter refused it or read-back showed it did not land), so its credit
+    must not stay in the meter-credit account, where reconciling would book it
+    as usage. Call with ``locked`` (:func:`paying_account_id`) locked, in the
+    transaction that fails the push. A sale's push is undone as a recall undoes
+    it (its transfer mirrored, under the same key: never both); another push
+    (a meter exchange's) moves its amount back.
+    """
+    sale = _sale_of(push)
+    if sale is not None:
+        transfer = JournalEntry.objects.get(idempotency_key=f"meter-transfer:{sale}")
+        lines = mirror(transfer)
+        key, memo = recall_key(sale), {"recalls": transfer.pk, "failed_push": push.pk}
+    elif _carries_exchange(push):
+        amount = Money(Decimal(push.payload["amount"]), locked.tenant.site.currency)
+        point = MeteringPoint.objects.get(pk=push.point_id)
+        lines = [
+            (chart.meter_credit_ref(locked, point), -amount),
+            (chart.wallet_ref(locked), amount),
+        ]
+        key, memo = f"push-failed:{push.pk}", {"failed_push": push.pk}
+    else:
+        raise ValueError(f"credit push {push.pk}: neither a sale nor an exchange queued it")
+    post(
+        site_id=locked.tenant.site_id,
+        kind=JournalEntry.Kind.METER_TRANSFER,
+        lines=lines,
+        actor=actor,
+        reason=f"credit push {push.command_id} failed: {push.failure_reason}"[:200],
+        account_id=locked.pk,
+        idempotency_key=key,
+        memo=memo,
+    )

@@ -145,7 +145,7 @@ def _carry_credit(
             CommandKind.PUSH_CREDIT,
             {"amount": str(carried.amount)},
             purchase_count=count + 1,
-            idempotency_key=f"exchange:{point.pk}:{new_meter.pk}",
+            idempotency_key=credit.exchange_push_key(point.pk, new_meter.pk),
             actor=actor,
             reason="credit carried to the replacement meter",
         )

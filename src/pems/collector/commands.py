@@ -27,7 +27,8 @@ from django.db import close_old_connections, transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
 
-from pems.billing import recall
+from pems.accounts.locking import lock_account
+from pems.billing import credit, recall
 from pems.collector.plan import Target
 from pems.control.models import (
     CREDIT_BEFORE_CLEAR,
@@ -143,12 +144,22 @@ def mark_sent(pk: int) -> bool:
 def finish(pk: int, status: str, answer: dict[str, str], kind: str = "", reason: str = "") -> None:
     """Confirm or fail an open command (a finished one is never touched again).
 
-    A credit clear keeps the credit held before it in its answer; confirmed, it
-    gives that back to its account in the same transaction. If billing refuses,
-    the command stays open with the refusal as its reason and is read back later.
+    A credit push that fails gives its credit back to the wallet in the same
+    transaction (it never reached the meter). A credit clear keeps the credit
+    held before it in its answer; confirmed, it gives that back to its account
+    in the same transaction. If billing refuses, the command stays open with
+    the refusal as its reason and is read back later.
     """
     close_old_connections()
     command = Command.objects.filter(pk=pk).only("kind", "answer", "payload").first()
+    if (
+        command is not None
+        and command.kind == CommandKind.PUSH_CREDIT
+        and status == CommandStatus.FAILED
+    ):
+        with transaction.atomic():
+            _fail_push(pk, answer, kind, reason)
+        return
     if command is None or command.kind != CommandKind.CLEAR_CREDIT:
         _close(pk, status, answer, kind, reason)
         return
@@ -177,6 +188,22 @@ def _finish_clear(
         held = Decimal(answer[CREDIT_BEFORE_CLEAR])
         answer = {**answer, **recall.credit_cleared(locked, command, held)}
     _close(command.pk, status, answer, kind, reason)
+
+
+def _fail_push(pk: int, answer: dict[str, str], kind: str, reason: str) -> None:
+    """Fail a credit push and give its credit back to the wallet, in one transaction."""
+    push = Command.objects.get(pk=pk)
+    account_id = credit.paying_account_id(push)
+    # The account row first, as every money action; then the command row, still open.
+    locked = lock_account(account_id) if account_id is not None else None
+    if not Command.objects.select_for_update().filter(pk=pk, status__in=_OPEN).exists():
+        return  # finished meanwhile: returned then, never twice
+    _close(pk, CommandStatus.FAILED, answer, kind, reason)
+    push.refresh_from_db()
+    if locked is None:  # not a sale's or an exchange's: nothing of a tenant's to give back
+        log.error("credit push %s failed; no sale or exchange names its account", pk)
+        return
+    credit.return_failed_push(locked, push, "collector")
 
 
 def _close(pk: int, status: str, answer: dict[str, str], kind: str, reason: str) -> bool:
