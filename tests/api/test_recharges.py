@@ -66,6 +66,8 @@ def test_a_meter_side_sale_queues_the_credit_push(db, as_user):
     body = client.post("/api/recharges", sale(shop.account, key="east-1")).json()
     push = Command.objects.get(pk=body["credit_push"])
     assert (push.kind, push.payload) == ("push_credit", {"amount": "50.00"})
+    # The answer's balance is the wallet after the credit moved on to the meter.
+    assert body["balance"] == str(balance(shop.account).amount) == "0.00"
 
 
 def test_a_sale_is_reversed_once_and_the_balance_returns(north, as_user):
@@ -186,3 +188,20 @@ def test_a_sale_over_the_api_runs_eleven_statements(cashier, north):
     assert "access_staff_sites" in statements[2]
     assert answer.json()["balance"] == "200.00"
     assert balance(north.account).amount == 200
+
+
+def test_a_meter_side_sale_over_the_api_runs_fourteen_statements(db, as_user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    shop = tenancy("West", credit="10.00", fee_control="meter-side")
+    client = as_user(factories.staff_user("cashier", shop.site))
+    client.post("/api/recharges", sale(shop.account, key="west-0"))  # token touched, rows made
+    with CaptureQueriesContext(connection) as queries:
+        answer = client.post("/api/recharges", sale(shop.account, key="west-1"))
+    assert answer.status_code == 201, answer.json()
+    statements = [q["sql"] for q in queries.captured_queries]
+    # The eleven of a server-side sale, the transfer entry, the point's lock and the push;
+    # the answer's balance comes from the sale, not from a read after it.
+    assert len(statements) == 14, "\n".join(statements)
+    assert answer.json()["balance"] == "0.00"

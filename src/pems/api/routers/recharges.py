@@ -92,8 +92,9 @@ def create_recharge(request: HttpRequest, body: RechargeIn) -> Any:
     if not sale.created:  # a concurrent request with this key sold first
         return Status(200, _answer(entries(Kind.RECHARGE).get(pk=sale.entry.pk), account, push))
     sale.entry.reversal_id = None  # type: ignore[attr-defined] # just made: not reversed
-    # Without a push the wallet ends where the sale posted it, under the sale's account lock.
-    left = sale.balance if push is None else None
+    # The wallet ends where the sale left it under its account lock: as the recharge posted
+    # it, less what moved on to the meter (the sale checked that before committing).
+    left = sale.balance if push is None else sale.balance - sale.credited  # type: ignore[operator]
     return Status(201, _answer(sale.entry, account, push, left))
 
 
