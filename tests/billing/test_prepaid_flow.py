@@ -147,6 +147,22 @@ def test_reconciling_books_what_the_meter_spent_and_flags_drift():
     assert ledger_problems() == []
 
 
+def test_a_reading_from_before_a_push_was_confirmed_books_nothing():
+    account, point = meter_side_tenant()
+    relay_reading(point, True, timezone.now(), credit="0.00")  # read before the push landed
+    _, push = actions.sell(account, cny("100.00"), "cash", "cashier", "s1")
+    Command.objects.filter(pk=push.pk).update(
+        status="confirmed", completed_at=timezone.now() + dt.timedelta(seconds=1)
+    )
+    stale = credit.reconcile(account, point)
+    assert (stale.reported, stale.usage_booked) == (None, Decimal("0"))
+    assert chart.meter_credit(account, point).balance == Decimal("100.00")
+    relay_reading(point, True, timezone.now() + dt.timedelta(seconds=2), credit="90.00")
+    fresh = credit.reconcile(account, point)
+    assert (fresh.reported, fresh.usage_booked) == (Decimal("90.00"), Decimal("10.00"))
+    assert ledger_problems() == []
+
+
 def test_an_account_whose_meter_still_holds_credit_is_not_closed():
     account, point = meter_side_tenant()
     actions.sell(account, cny("100.00"), "cash", "cashier", "s1")
