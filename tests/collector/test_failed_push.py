@@ -78,3 +78,24 @@ def test_a_failed_exchange_push_returns_the_carried_credit():
     assert balance(account) == cny("64.30")
     assert chart.meter_credit(account, point).balance == Decimal("0.00")
     assert ledger_problems() == []
+
+
+def test_a_failed_push_whose_credit_cannot_be_returned_stays_open_and_is_tried_again(
+    monkeypatch,
+):
+    from pems.ledger.posting import LedgerError
+
+    account, _point = server_side_tenant("1.00", fee_control="meter-side")
+    _, push = actions.sell(account, cny("50.00"), "cash", "cashier", "s1")
+    Command.objects.filter(pk=push.pk).update(status="sent")
+
+    def refuse(*_args, **_kwargs):
+        raise LedgerError("the ledger is being audited")
+
+    monkeypatch.setattr(credit, "return_failed_push", refuse)
+    fail(push)
+    stuck = Command.objects.get(pk=push.pk)
+    assert stuck.status == CommandStatus.SENT  # read back again later, not lost as failed
+    assert "credit not yet returned" in stuck.failure_reason
+    assert stuck.not_before is not None
+    assert balance(account) == cny("0.00")  # nothing moved half-way

@@ -157,8 +157,12 @@ def finish(pk: int, status: str, answer: dict[str, str], kind: str = "", reason:
         and command.kind == CommandKind.PUSH_CREDIT
         and status == CommandStatus.FAILED
     ):
-        with transaction.atomic():
-            _fail_push(pk, answer, kind, reason)
+        try:
+            with transaction.atomic():
+                _fail_push(pk, answer, kind, reason)
+        except (*recall.RETURN_REFUSALS, ValueError) as exc:  # stays open: tried again later
+            log.error("credit push %s failed but its credit was not returned: %s", pk, exc)
+            defer(pk, RETURN_RETRY_SECONDS, f"failed, credit not yet returned: {exc}")
         return
     if command is None or command.kind != CommandKind.CLEAR_CREDIT:
         _close(pk, status, answer, kind, reason)
