@@ -410,7 +410,7 @@ def _grouping_floor(pairs: list, where: str) -> tuple[int, float]:
     import psycopg
     from django.db import connection, transaction
 
-    from pems.billing.lines_sql import _WHOLE_TABLE, GROUPING_WORK_MEM
+    from pems.billing.lines_sql import GROUPING_WORK_MEM, WHOLE_TABLE
     from pems.billing.tariffs import priced
     from pems.domain.segments import cut_points
     from pems.metering.models import IntervalReading
@@ -427,7 +427,7 @@ def _grouping_floor(pairs: list, where: str) -> tuple[int, float]:
         f"FROM {table} WHERE {where} GROUP BY 1, 2"
     )
     best, cells = float("inf"), 0
-    settings = {"work_mem": GROUPING_WORK_MEM, "jit": "off", **_WHOLE_TABLE}
+    settings = {"work_mem": GROUPING_WORK_MEM, "jit": "off", **WHOLE_TABLE}
     with transaction.atomic(), psycopg.Cursor(connection.connection) as binary:
         for name, value in settings.items():
             binary.execute("SELECT set_config(%s, %s, true)", [name, value])

@@ -107,6 +107,17 @@ def sell_locked(
     return sale, push
 
 
+def wallet_after(sale: ledger_actions.Recharge, push: Command | None) -> Money | None:
+    """The wallet a new sale left under its account lock; None for a replay (nothing posted).
+
+    ``sale.balance`` is the wallet right after the recharge entry; a push moved
+    ``sale.credited`` on to the meter (``sell_locked`` checked the wallet ended there).
+    """
+    if not sale.created or sale.balance is None:
+        return None
+    return sale.balance if push is None else sale.balance - sale.credited
+
+
 def _check_wallet(
     locked: Account, expected: Money | None, moved: dict[str, Decimal], idempotency_key: str
 ) -> None:

@@ -73,14 +73,14 @@ def send_credit(
         ],
         actor=actor,
         account_id=account.pk,
-        idempotency_key=f"meter-transfer:{sale.pk}",
+        idempotency_key=transfer_key(sale.pk),
         memo={"sale": sale.pk, "point": point.pk},
     )
     return control.enqueue_in_transaction(
         point,
         CommandKind.PUSH_CREDIT,
         {"amount": str(amount.amount)},
-        idempotency_key=f"credit:{sale.pk}",
+        idempotency_key=push_key(sale.pk),
         actor=actor,
         reason=f"sale #{sale.pk}",
     )
@@ -92,10 +92,10 @@ def recall_credit(sale: JournalEntry, actor: Any, reason: str) -> bool:
 
     Raises ``CreditError`` once the push has gone out: the meter has the credit.
     """
-    command = Command.objects.filter(idempotency_key=f"credit:{sale.pk}").first()
+    command = Command.objects.filter(idempotency_key=push_key(sale.pk)).first()
     if command is None:
         return False
-    if JournalEntry.objects.filter(idempotency_key=recall_key(sale.pk)).exists():
+    if JournalEntry.objects.filter(idempotency_key=_recall_key(sale.pk)).exists():
         return True  # the push failed and its credit went back to the wallet then
     if not control.cancel(command, actor=actor, reason=reason):
         raise CreditError(
@@ -105,20 +105,24 @@ def recall_credit(sale: JournalEntry, actor: Any, reason: str) -> bool:
             )
             % {"sale": sale.pk, "meter": command.meter_id}
         )
-    transfer = JournalEntry.objects.get(idempotency_key=f"meter-transfer:{sale.pk}")
-    account = transfer.account
-    assert account is not None  # noqa: S101 — transfers always name their account
+    _take_back(sale.pk, actor, reason)
+    return True
+
+
+def _take_back(sale_pk: int, actor: Any, reason: str, **memo: Any) -> None:
+    """Mirror the sale's transfer to its meter: the credit is in the wallet again (once)."""
+    transfer = JournalEntry.objects.get(idempotency_key=transfer_key(sale_pk))
+    assert transfer.account_id is not None  # noqa: S101 — transfers always name their account
     post(
         site_id=transfer.site_id,
         kind=JournalEntry.Kind.METER_TRANSFER,
         lines=mirror(transfer),
         actor=actor,
         reason=reason,
-        account_id=account.pk,
-        idempotency_key=recall_key(sale.pk),
-        memo={"recalls": transfer.pk},
+        account_id=transfer.account_id,
+        idempotency_key=_recall_key(sale_pk),
+        memo={"recalls": transfer.pk, **memo},
     )
-    return True
 
 
 @dataclass(frozen=True)
@@ -207,24 +211,37 @@ def credit_in_flight(point: MeteringPoint) -> Decimal:
     return sum((Decimal(c.payload["amount"]) for c in pushes_in_flight(point)), Decimal(0))
 
 
-def recall_key(sale_pk: int) -> str:
-    """The key of the entry that takes a sale's credit back off its way to the meter."""
-    return f"meter-recall:{sale_pk}"
+# The keys of what a sale sends to a meter-side meter, and of taking it back.
+_PUSH, _TRANSFER, _RECALL, _EXCHANGE = "credit:", "meter-transfer:", "meter-recall:", "exchange:"
+
+
+def push_key(sale_pk: int) -> str:
+    """The key of the credit push that carries a sale to its meter."""
+    return f"{_PUSH}{sale_pk}"
+
+
+def transfer_key(sale_pk: int) -> str:
+    """The key of the entry that moves a sale's credit from the wallet to the meter's."""
+    return f"{_TRANSFER}{sale_pk}"
+
+
+def _recall_key(sale_pk: int) -> str:
+    return f"{_RECALL}{sale_pk}"
 
 
 def _sale_of(push: Command) -> int | None:
-    """The sale whose credit ``push`` carries (``send_credit`` keys it ``credit:<sale>``)."""
+    """The sale whose credit ``push`` carries (:func:`push_key`), if a sale queued it."""
     key = push.idempotency_key or ""
-    return int(key.removeprefix("credit:")) if key.startswith("credit:") else None
+    return int(key.removeprefix(_PUSH)) if key.startswith(_PUSH) else None
 
 
 def exchange_push_key(point_pk: int, meter_pk: int) -> str:
     """The key of the push that carries an exchanged meter's credit to its replacement."""
-    return f"exchange:{point_pk}:{meter_pk}"
+    return f"{_EXCHANGE}{point_pk}:{meter_pk}"
 
 
 def _carries_exchange(push: Command) -> bool:
-    return (push.idempotency_key or "").startswith("exchange:")
+    return (push.idempotency_key or "").startswith(_EXCHANGE)
 
 
 def paying_account_id(push: Command) -> int | None:
@@ -244,39 +261,36 @@ def paying_account_id(push: Command) -> int | None:
     )
 
 
-def return_failed_push(locked: Account, push: Command, actor: Any) -> None:
+def return_failed_push(locked: Account, push: Command, actor: Any, why: str) -> None:
     """Give the credit of a push that failed for good back to the wallet.
 
     A failed push never reached the meter (the collector fails one only after
     the meter refused it or read-back showed it did not land), so its credit
     must not stay in the meter-credit account, where reconciling would book it
     as usage. Call with ``locked`` (:func:`paying_account_id`) locked, in the
-    transaction that fails the push. A sale's push is undone as a recall undoes
-    it (its transfer mirrored, under the same key: never both); another push
-    (a meter exchange's) moves its amount back.
+    transaction that fails the push. A sale's push is taken back as a recall
+    takes it (under the same key: never both); another push (a meter
+    exchange's) moves its amount back.
     """
+    reason = f"credit push {push.command_id} failed: {why}"[:200]
     sale = _sale_of(push)
     if sale is not None:
-        transfer = JournalEntry.objects.get(idempotency_key=f"meter-transfer:{sale}")
-        lines = mirror(transfer)
-        key, memo = recall_key(sale), {"recalls": transfer.pk, "failed_push": push.pk}
-    elif _carries_exchange(push):
-        amount = Money(Decimal(push.payload["amount"]), locked.tenant.site.currency)
-        point = MeteringPoint.objects.get(pk=push.point_id)
-        lines = [
-            (chart.meter_credit_ref(locked, point), -amount),
-            (chart.wallet_ref(locked), amount),
-        ]
-        key, memo = f"push-failed:{push.pk}", {"failed_push": push.pk}
-    else:
+        _take_back(sale, actor, reason, failed_push=push.pk)
+        return
+    if not _carries_exchange(push):
         raise ValueError(f"credit push {push.pk}: neither a sale nor an exchange queued it")
+    amount = Money(Decimal(push.payload["amount"]), locked.tenant.site.currency)
+    point = MeteringPoint.objects.get(pk=push.point_id)
     post(
         site_id=locked.tenant.site_id,
         kind=JournalEntry.Kind.METER_TRANSFER,
-        lines=lines,
+        lines=[
+            (chart.meter_credit_ref(locked, point), -amount),
+            (chart.wallet_ref(locked), amount),
+        ],
         actor=actor,
-        reason=f"credit push {push.command_id} failed: {push.failure_reason}"[:200],
+        reason=reason,
         account_id=locked.pk,
-        idempotency_key=key,
-        memo=memo,
+        idempotency_key=f"push-failed:{push.pk}",
+        memo={"failed_push": push.pk},
     )

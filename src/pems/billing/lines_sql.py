@@ -239,7 +239,7 @@ def _query(
     with transaction.atomic(), connection.cursor() as cursor:
         settings = {"work_mem": GROUPING_WORK_MEM, "jit": "off"}  # JIT: see cells_sql
         if scan:
-            settings |= _WHOLE_TABLE
+            settings |= WHOLE_TABLE
         for name, value in settings.items():
             cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
         try:
@@ -258,7 +258,7 @@ GROUPING_WORK_MEM = "64MB"
 #: Planner settings for a scan of most of the table (measured in docs/benchmarks.md): group
 #: in hash tables, one per worker, rather than sort 10 M rows, and let the workers send their
 #: partial groups (the default tuple cost made the planner group in one process).
-_WHOLE_TABLE = {
+WHOLE_TABLE = {
     "enable_sort": "off",
     "enable_incremental_sort": "off",
     "parallel_tuple_cost": "0.01",

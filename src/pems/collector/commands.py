@@ -151,7 +151,7 @@ def finish(pk: int, status: str, answer: dict[str, str], kind: str = "", reason:
     the refusal as its reason and is read back later.
     """
     close_old_connections()
-    command = Command.objects.filter(pk=pk).only("kind", "answer", "payload").first()
+    command = Command.objects.filter(pk=pk).first()
     if (
         command is not None
         and command.kind == CommandKind.PUSH_CREDIT
@@ -159,7 +159,7 @@ def finish(pk: int, status: str, answer: dict[str, str], kind: str = "", reason:
     ):
         try:
             with transaction.atomic():
-                _fail_push(pk, answer, kind, reason)
+                _fail_push(command, answer, kind, reason)
         except (*recall.RETURN_REFUSALS, ValueError) as exc:  # stays open: tried again later
             log.error("credit push %s failed but its credit was not returned: %s", pk, exc)
             defer(pk, RETURN_RETRY_SECONDS, f"failed, credit not yet returned: {exc}")
@@ -194,20 +194,18 @@ def _finish_clear(
     _close(command.pk, status, answer, kind, reason)
 
 
-def _fail_push(pk: int, answer: dict[str, str], kind: str, reason: str) -> None:
+def _fail_push(push: Command, answer: dict[str, str], kind: str, reason: str) -> None:
     """Fail a credit push and give its credit back to the wallet, in one transaction."""
-    push = Command.objects.get(pk=pk)
     account_id = credit.paying_account_id(push)
     # The account row first, as every money action; then the command row, still open.
     locked = lock_account(account_id) if account_id is not None else None
-    if not Command.objects.select_for_update().filter(pk=pk, status__in=_OPEN).exists():
+    if not Command.objects.select_for_update().filter(pk=push.pk, status__in=_OPEN).exists():
         return  # finished meanwhile: returned then, never twice
-    _close(pk, CommandStatus.FAILED, answer, kind, reason)
-    push.refresh_from_db()
+    _close(push.pk, CommandStatus.FAILED, answer, kind, reason)
     if locked is None:  # not a sale's or an exchange's: nothing of a tenant's to give back
-        log.error("credit push %s failed; no sale or exchange names its account", pk)
+        log.error("credit push %s failed; no sale or exchange names its account", push.pk)
         return
-    credit.return_failed_push(locked, push, "collector")
+    credit.return_failed_push(locked, push, "collector", reason)
 
 
 def _close(pk: int, status: str, answer: dict[str, str], kind: str, reason: str) -> bool:

@@ -26,7 +26,8 @@ from pems.api.schemas.sales import (
     ReversalOut,
     SaleOut,
 )
-from pems.billing.actions import reverse_sale, sell_locked
+from pems.billing.actions import reverse_sale, sell_locked, wallet_after
+from pems.billing.credit import push_key
 from pems.control.models import Command
 from pems.domain.money import Money
 from pems.ledger.models import Channel, JournalEntry
@@ -81,21 +82,17 @@ def create_recharge(request: HttpRequest, body: RechargeIn) -> Any:
         money = money_of(body.amount, body.currency, account.tenant.site)
         key = KEY_PREFIX + body.idempotency_key
         earlier = _earlier_sale(key, account, money, body.channel)
-        if earlier is None:
-            with refusals("account"):
-                sale, push = sell_locked(
-                    check_open(account), money, body.channel, caller(request), key, body.reason
-                )
-    if earlier is not None:
-        push = Command.objects.filter(idempotency_key=f"credit:{earlier.pk}").first()
-        return Status(200, _answer(earlier, account, push))
+        if earlier is not None:
+            push = Command.objects.filter(idempotency_key=push_key(earlier.pk)).first()
+            return Status(200, _answer(earlier, account, push))
+        with refusals("account"):
+            sale, push = sell_locked(
+                check_open(account), money, body.channel, caller(request), key, body.reason
+            )
     if not sale.created:  # a concurrent request with this key sold first
         return Status(200, _answer(entries(Kind.RECHARGE).get(pk=sale.entry.pk), account, push))
     sale.entry.reversal_id = None  # type: ignore[attr-defined] # just made: not reversed
-    # The wallet ends where the sale left it under its account lock: as the recharge posted
-    # it, less what moved on to the meter (the sale checked that before committing).
-    left = sale.balance if push is None else sale.balance - sale.credited  # type: ignore[operator]
-    return Status(201, _answer(sale.entry, account, push, left))
+    return Status(201, _answer(sale.entry, account, push, wallet_after(sale, push)))
 
 
 @router.post(
