@@ -1,6 +1,6 @@
 """The prepaid loop end to end: sell, settle, warn once per level, trip once at zero,
-close once after a top-up; keep-power suppresses trips; meter-side credit is pushed once,
-recalled only while unsent, and reconciled against what the meter reports."""
+close once after a top-up; keep-power suppresses trips; meter-side credit is pushed once and
+recalled only while unsent (reconciling it is tests/billing/test_mirror.py)."""
 
 from __future__ import annotations
 
@@ -129,38 +129,6 @@ def test_a_sale_already_sent_to_the_meter_cannot_be_reversed():
         actions.reverse_sale(sale.entry, "supervisor", "wrong room")
     assert chart.meter_credit(account, point).balance == Decimal("100.00")
     assert not JournalEntry.objects.filter(kind="reversal").exists()
-
-
-def test_reconciling_books_what_the_meter_spent_and_flags_drift():
-    account, point = meter_side_tenant()
-    _, push = actions.sell(account, cny("100.00"), "cash", "cashier", "s1")
-    assert credit.reconcile(account, point).expected == Decimal("0.00")  # still in flight
-    confirm(push, point, relay_closed=True)
-    relay_reading(point, True, timezone.now(), credit="70.00")
-    spent = credit.reconcile(account, point)
-    assert (spent.usage_booked, spent.drift) == (Decimal("30.00"), Decimal("0"))
-    assert chart.revenue(account.tenant.site, "electricity").balance == Decimal("30.00")
-    relay_reading(point, True, timezone.now(), credit="75.00")  # the meter holds more than sent
-    drift = credit.reconcile(account, point)
-    assert (drift.usage_booked, drift.drift) == (Decimal("0"), Decimal("5.00"))
-    assert chart.meter_credit(account, point).balance == Decimal("70.00")
-    assert ledger_problems() == []
-
-
-def test_a_reading_from_before_a_push_was_confirmed_books_nothing():
-    account, point = meter_side_tenant()
-    relay_reading(point, True, timezone.now(), credit="0.00")  # read before the push landed
-    _, push = actions.sell(account, cny("100.00"), "cash", "cashier", "s1")
-    Command.objects.filter(pk=push.pk).update(
-        status="confirmed", completed_at=timezone.now() + dt.timedelta(seconds=1)
-    )
-    stale = credit.reconcile(account, point)
-    assert (stale.reported, stale.usage_booked) == (None, Decimal("0"))
-    assert chart.meter_credit(account, point).balance == Decimal("100.00")
-    relay_reading(point, True, timezone.now() + dt.timedelta(seconds=2), credit="90.00")
-    fresh = credit.reconcile(account, point)
-    assert (fresh.reported, fresh.usage_booked) == (Decimal("90.00"), Decimal("10.00"))
-    assert ledger_problems() == []
 
 
 def test_an_account_whose_meter_still_holds_credit_is_not_closed():

@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 
 from pems.accounts.actions import balance
-from pems.billing import actions, credit
+from pems.billing import actions, credit, mirror
 from pems.collector.commands import finish
 from pems.control.models import Command, CommandStatus, FailureKind
 from pems.ledger import chart
@@ -54,7 +54,7 @@ def test_a_failed_sale_push_returns_its_credit_and_reconciling_books_no_usage():
     assert [(e.kind, e.actor_label) for e in returned] == [("meter-transfer", "collector")]
     # The meter spent nothing and holds the first sale's 100: nothing to book.
     relay_reading(point, True, timezone.now(), credit="100.00")
-    assert credit.reconcile(account, point).usage_booked == Decimal("0")
+    assert mirror.reconcile_point(account, point).usage_booked == Decimal("0")
     assert chart.revenue(account.tenant.site, "electricity").balance == Decimal("0.00")
     assert ledger_problems() == []
 

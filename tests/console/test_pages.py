@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
+from django.utils import timezone
 
-from tests.console.conftest import ROLES
+from pems.accounts.models import Account
+from pems.billing import mirror
+from pems.control.models import Command
+from tests.console.conftest import ROLES, read, sell
 
 PASSWORD = "x-Secret-42"
 
@@ -181,3 +188,23 @@ def test_the_ledger_shows_payments_unless_asked_for_everything(login, plaza):
     assert [e.kind for e in payments] == ["recharge"]
     everything = client.get(url, {"ledger": "all"}).context["entries"]
     assert [e.kind for e in everything] == ["settlement", "recharge"]
+
+
+def test_the_room_page_shows_the_meter_credit_check_and_its_drift(login, plaza):
+    """A sale of 100.00 (2 % fee: 98.00 to the meter); the meter then reports 103.00."""
+    account = Account.objects.get(links__metering_point=plaza.meter_side)
+    sell(account, "100.00", "meter-side-sale")
+    Command.objects.filter(point=plaza.meter_side).update(
+        status="confirmed", completed_at=timezone.now() - dt.timedelta(minutes=1)
+    )
+    read(plaza.meter_side, remaining_credit=Decimal("103.00"))
+    assert mirror.reconcile_due() == 1
+    url = reverse("console:point", args=[plaza.meter_side.pk])
+
+    room = page(login("operator"), url)
+    assert "103.00 CNY read at" in room
+    assert "the meter holds 5.00 CNY more than PEMS sent (not booked)" in room
+    assert "Meter holds credit PEMS did not send" in room  # the events table
+    client = login("operator")
+    client.cookies["django_language"] = "zh-hans"
+    assert "电表内比系统下发多 5.00 CNY（未入账）" in page(client, url)

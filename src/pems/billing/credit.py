@@ -3,9 +3,10 @@
 Selling to a meter-side point moves the credited amount from the tenant's
 wallet to the point's *meter credit* account and queues a credit push (count
 = last + 1, MAC by the collector). The meter then spends it; reconciling its
-reported remaining credit recognises that spending as revenue, and a meter
-holding *more* than PEMS sent is flagged as drift, never booked. Taking the
-credit back off a meter (a tenant moving out) is ``pems.billing.recall``.
+reported remaining credit (``pems.billing.mirror``) recognises that spending
+as revenue, and a meter holding *more* than PEMS sent is flagged as drift,
+never booked. Taking the credit back off a meter (a tenant moving out) is
+``pems.billing.recall``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from pems.inventory.models import MeteringPoint
 from pems.ledger import chart
 from pems.ledger.models import JournalEntry
 from pems.ledger.posting import mirror, post
-from pems.metering.models import PointState
 
 
 class CreditError(RuntimeError):
@@ -133,34 +133,6 @@ class Reconciled:
     reported: Decimal | None
     usage_booked: Decimal
     drift: Decimal
-
-
-@transaction.atomic
-def reconcile(account: Account, point: MeteringPoint, actor: Any = "reconcile") -> Reconciled:
-    """Book the credit the meter has spent as revenue; report drift when it holds more.
-
-    Only a reading taken after the last push was confirmed counts: one from
-    before would not show that credit yet, and the gap would be booked as usage.
-    """
-    Account.objects.select_for_update(no_key=True).get(pk=account.pk)
-    state = PointState.objects.filter(point=point).first()
-    if state is None or state.remaining_credit is None or _predates_a_push(state, point):
-        holding = chart.meter_credit(account, point)
-        return Reconciled(holding.balance - credit_in_flight(point), None, Decimal(0), Decimal(0))
-    return book_spending(account, point, state.remaining_credit, actor, {"read_at": state.read_at})
-
-
-def _predates_a_push(state: PointState, point: MeteringPoint) -> bool:
-    """Whether ``state`` was read before the point's last confirmed push was confirmed."""
-    confirmed = (
-        Command.objects.filter(
-            point=point, kind=CommandKind.PUSH_CREDIT, status=CommandStatus.CONFIRMED
-        )
-        .order_by("-completed_at")
-        .values_list("completed_at", flat=True)
-        .first()
-    )
-    return confirmed is not None and (state.read_at is None or state.read_at <= confirmed)
 
 
 def book_spending(

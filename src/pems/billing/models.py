@@ -199,3 +199,40 @@ class PrepaidEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.kind} ({self.account_id})"
+
+
+class MeterCreditMirror(models.Model):
+    """A meter-side point's credit as its meter last reported it, held against the ledger.
+
+    One row per account and point. ``read_at`` is the last reading reconciled:
+    the reconcile job (``billing.mirror``) takes each newer reading once.
+    ``expected`` is what the ledger said the meter should hold before that
+    reading's spending was booked; ``drift`` is what the meter held beyond it,
+    never booked (0 while a push is in flight: the meter may already hold it).
+    """
+
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="credit_mirrors", verbose_name=_("account")
+    )
+    point = models.ForeignKey(
+        MeteringPoint,
+        on_delete=models.PROTECT,
+        related_name="credit_mirrors",
+        verbose_name=_("metering point"),
+    )
+    read_at = models.DateTimeField(_("reading reconciled"))
+    # NULL while every reading so far predated a credit change (nothing compared yet).
+    reported = money_field(_("credit the meter reported"), null=True, blank=True)
+    expected = money_field(_("credit PEMS expected"), null=True, blank=True)
+    drift = money_field(_("credit beyond what PEMS sent"), default=Decimal("0.00"))
+    reconciled_at = models.DateTimeField(_("reconciled at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("meter credit mirror")
+        verbose_name_plural = _("meter credit mirrors")
+        constraints = [
+            models.UniqueConstraint(fields=["account", "point"], name="credit_mirror_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}/{self.point_id} reconciled to {self.read_at:%Y-%m-%d %H:%M}"

@@ -26,10 +26,12 @@ from pems.domain.money import Money
 from pems.domain.policy import (
     AlarmLevel,
     KeepPower,
+    PolicyEvent,
     PolicyState,
     RelayCommand,
     RelayState,
     Thresholds,
+    alarm_change,
     decide,
 )
 from pems.inventory.choices import FeeControl
@@ -121,15 +123,7 @@ def act(
             DayCalendar(),
         )
         for event in decision.events:  # alarm changes come with the first point only
-            PrepaidEvent.objects.create(
-                account=locked,
-                point=None if event.kind.startswith("alarm") else point,
-                kind=event.kind,
-                alarm=event.alarm,
-                balance=event.balance.amount,
-                reason=event.reason[:200],
-                at=now,
-            )
+            _record(locked, None if event.kind.startswith("alarm") else point, event, now)
         if decision.command is not None:
             kind = CommandKind.TRIP if decision.command is RelayCommand.TRIP else CommandKind.CLOSE
             reason = decision.events[-1].reason
@@ -137,6 +131,35 @@ def act(
         level = decision.alarm
     rows.update(PrepaidState, inputs.state.pk, alarm=level, balance=balance.amount, decided_at=now)
     return queued
+
+
+def announce_alarm(locked: Account, credit: Money, now: datetime | None = None) -> AlarmLevel:
+    """Record the alarm level of ``credit``, with an event once per change; no relay is acted on.
+
+    For an account whose meter holds its credit and trips by itself
+    (``billing.mirror``). Call with the account row locked.
+    """
+    now = now or timezone.now()
+    state, _ = PrepaidState.objects.select_for_update().get_or_create(account=locked)
+    level, change = alarm_change(credit, thresholds_of(locked), AlarmLevel(state.alarm))
+    if change is not None:
+        _record(locked, None, change, now)
+    rows.update(PrepaidState, state.pk, alarm=level, balance=credit.amount, decided_at=now)
+    return level
+
+
+def _record(
+    locked: Account, point: MeteringPoint | None, event: PolicyEvent, now: datetime
+) -> None:
+    PrepaidEvent.objects.create(
+        account=locked,
+        point=point,
+        kind=event.kind,
+        alarm=event.alarm,
+        balance=event.balance.amount,
+        reason=event.reason[:200],
+        at=now,
+    )
 
 
 def active_points(account: Account) -> list[MeteringPoint]:

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from pems.accounts.models import Account
 from pems.audit.log import record
-from pems.billing import credit
+from pems.billing import credit, mirror
 from pems.billing.models import SettlementCursor
 from pems.billing.settlement import charge_up_to
 from pems.control import actions as control
@@ -109,6 +109,7 @@ def replace_meter(
         )
     elif account is not None:
         carried, push = _carry_credit(account, locked, new_meter, old, actor, new_purchase_count)
+        mirror.advance(account, locked, at)  # the old meter's readings are settled above
     record(
         actor,
         "meter.replace",

@@ -10,7 +10,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from pems.accounts.models import Account
-from pems.billing.models import PrepaidEvent
+from pems.billing.models import MeterCreditMirror, PrepaidEvent
 from pems.billing.recall import Recall, latest_recall
 from pems.billing.relays import open_account_of
 from pems.billing.tariffs import tariff_at
@@ -42,6 +42,7 @@ class PointDetail:
     today_money: Decimal | None
     chart: UsageChart
     recall: Recall | None = None  # the latest recall of a meter-side meter's credit
+    mirror: MeterCreditMirror | None = None  # the meter's credit last held against the ledger
 
 
 def _balances(account: Account | None) -> tuple[Decimal | None, Decimal | None]:
@@ -101,6 +102,9 @@ def point_detail(point: MeteringPoint) -> PointDetail:
         today_money=_today_money(point, account),
         chart=chart,
         recall=latest_recall(point, account) if account is not None else None,
+        mirror=MeterCreditMirror.objects.filter(account=account, point=point).first()
+        if account is not None
+        else None,
     )
 
 

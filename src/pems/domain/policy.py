@@ -167,6 +167,17 @@ def alarm_level(balance: Money, thresholds: Thresholds) -> AlarmLevel:
     return AlarmLevel.NONE
 
 
+def alarm_change(
+    balance: Money, thresholds: Thresholds, last: AlarmLevel
+) -> tuple[AlarmLevel, PolicyEvent | None]:
+    """The alarm level of ``balance``, and the event announcing it if it differs from ``last``."""
+    level = alarm_level(balance, thresholds)
+    if level == last:
+        return level, None
+    kind = EventKind.ALARM_RAISED if level > last else EventKind.ALARM_CLEARED
+    return level, PolicyEvent(kind, balance, level, f"{last.name} -> {level.name}")
+
+
 def _desired(state: PolicyState, thresholds: Thresholds, kept: bool) -> tuple[RelayState, str]:
     effective = state.pending.target if state.pending else state.relay
     if state.manual_open:
@@ -189,13 +200,8 @@ def decide(
     calendar: DayCalendar,
 ) -> Decision:
     """Decide alarm level, wanted relay state and any command for a metering point."""
-    level = alarm_level(state.balance, thresholds)
-    events: list[PolicyEvent] = []
-    if level != state.alarm:
-        kind = EventKind.ALARM_RAISED if level > state.alarm else EventKind.ALARM_CLEARED
-        events.append(
-            PolicyEvent(kind, state.balance, level, f"{state.alarm.name} -> {level.name}")
-        )
+    level, change = alarm_change(state.balance, thresholds, state.alarm)
+    events = [] if change is None else [change]
     kept = keep_power.active(now, zone, calendar)
     desired, reason = _desired(state, thresholds, kept)
     effective = state.pending.target if state.pending else state.relay

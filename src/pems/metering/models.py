@@ -159,6 +159,7 @@ class EventKind(models.TextChoices):
     RELAY_CHANGED = "relay_changed", _("Relay changed")
     ALARMS_CHANGED = "alarms_changed", _("Alarm flags changed")
     PURCHASE_MISMATCH = "purchase_mismatch", _("Purchase count mismatch")
+    CREDIT_DRIFT = "credit_drift", _("Meter holds credit PEMS did not send")
     IDENTITY_CHANGED = "identity_changed", _("Meter identity changed")
     CLOCK_DRIFT = "clock_drift", _("Meter clock drift")
     ENERGY_BACKWARDS = "energy_backwards", _("Energy went backwards")

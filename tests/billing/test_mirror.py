@@ -1,0 +1,238 @@
+"""Meter-side credit mirrored: each reading reconciled once, drift flagged when it appears,
+stale readings passed over, the tenant warned once per level.
+
+Hand-worked: a tenant buys 100.00 and the push lands. The meter then reports
+70.00, so it spent 30.00 (booked as revenue, 70.00 left on the meter). A
+report of 75.00 is 5.00 the meter holds beyond what PEMS sent: drift, flagged
+once and never booked. As the tenant spends it down (72.00) the drift shrinks
+and nothing new is flagged; a jump back to 76.00 is new drift, flagged again.
+At 60.00 the meter has spent 10.00 more than PEMS last booked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from pems.billing import actions, mirror, recall
+from pems.billing.models import MeterCreditMirror, PrepaidEvent
+from pems.control.models import Command, CommandKind
+from pems.ledger import chart
+from pems.ledger.models import JournalEntry
+from pems.ledger.verify import ledger_problems
+from pems.metering.models import EventKind, MeterEvent
+from tests.billing.scenarios import T0, relay_reading, server_side_tenant, swap_meter_side
+from tests.ledger.scenarios import cny
+from tests.threads import run_together
+
+LATER = dt.timedelta(minutes=1)
+
+
+def bought(amount="100.00", key="s1", **thresholds):
+    """A meter-side tenant whose sale's push the meter confirmed at T0."""
+    account, point = server_side_tenant("1.00", fee_control="meter-side", **thresholds)
+    _, push = actions.sell(account, cny(amount), "cash", "cashier", key)
+    Command.objects.filter(pk=push.pk).update(status="confirmed", completed_at=T0)
+    return account, point
+
+
+def revenue(account):
+    return chart.revenue(account.tenant.site, "electricity").balance
+
+
+def drift_events(point):
+    return list(
+        MeterEvent.objects.filter(point=point, kind=EventKind.CREDIT_DRIFT)
+        .order_by("at")
+        .values_list("before", "after")
+    )
+
+
+@pytest.mark.django_db
+def test_each_reading_is_booked_once_and_drift_is_flagged_when_it_appears_or_grows():
+    account, point = bought()
+    steps = [  # (meter reports, revenue after, drift events so far)
+        ("70.00", "30.00", 0),
+        ("75.00", "30.00", 1),  # 5.00 beyond what PEMS sent
+        ("72.00", "30.00", 1),  # the drift being spent: nothing new
+        ("76.00", "30.00", 2),  # the meter gained credit again
+        ("60.00", "40.00", 2),
+    ]
+    for n, (reported, booked, flagged) in enumerate(steps, start=1):
+        relay_reading(point, True, T0 + n * LATER, credit=reported)
+        assert mirror.reconcile_due() == 1
+        assert mirror.reconcile_due() == 0  # the reading is taken once
+        assert mirror.reconcile_point(account, point) is None
+        assert revenue(account) == Decimal(booked), reported
+        assert len(drift_events(point)) == flagged, reported
+    assert drift_events(point) == [
+        ({"expected": "70.00"}, {"meter": "75.00"}),
+        ({"expected": "70.00"}, {"meter": "76.00"}),
+    ]
+    assert chart.meter_credit(account, point).balance == Decimal("60.00")
+    held = MeterCreditMirror.objects.get(account=account, point=point)
+    assert (held.read_at, held.reported, held.expected, held.drift) == (
+        T0 + 5 * LATER,
+        Decimal("60.00"),
+        Decimal("70.00"),
+        Decimal("0.00"),
+    )
+    usage = JournalEntry.objects.filter(account=account, kind="meter-usage").order_by("pk")
+    assert [e.memo["reported"] for e in usage] == ["70.00", "60.00"]
+    assert ledger_problems() == []
+
+
+@pytest.mark.django_db
+def test_a_reading_from_before_a_push_was_confirmed_is_passed_over():
+    account, point = server_side_tenant("1.00", fee_control="meter-side")
+    relay_reading(point, True, T0, credit="0.00")  # read before the push landed
+    _, push = actions.sell(account, cny("100.00"), "cash", "cashier", "s1")
+    Command.objects.filter(pk=push.pk).update(status="confirmed", completed_at=T0 + LATER)
+
+    stale = mirror.reconcile_point(account, point)
+
+    assert stale is not None
+    assert not stale.compared
+    assert chart.meter_credit(account, point).balance == Decimal("100.00")  # not 100 of usage
+    assert not mirror.points_due().exists()  # passed over for good
+    relay_reading(point, True, T0 + 2 * LATER, credit="90.00")
+    fresh = mirror.reconcile_point(account, point)
+    assert fresh is not None
+    assert (fresh.reported, fresh.usage_booked, fresh.drift) == (
+        Decimal("90.00"),
+        Decimal("10.00"),
+        Decimal("0"),
+    )
+    assert ledger_problems() == []
+
+
+@pytest.mark.django_db
+def test_credit_a_push_in_flight_may_have_brought_is_not_drift():
+    account, point = bought()
+    _, second = actions.sell(account, cny("50.00"), "cash", "cashier", "s2")
+    Command.objects.filter(pk=second.pk).update(status="sent")  # written, not yet read back
+    relay_reading(point, True, T0 + LATER, credit="150.00")  # the meter took it already
+
+    seen = mirror.reconcile_point(account, point)
+
+    assert seen is not None
+    assert (seen.usage_booked, seen.drift) == (Decimal(0), Decimal(0))
+    assert drift_events(point) == []
+    # Read back: the push is confirmed, and the next reading matches what PEMS sent.
+    Command.objects.filter(pk=second.pk).update(status="confirmed", completed_at=T0 + 2 * LATER)
+    relay_reading(point, True, T0 + 3 * LATER, credit="150.00")
+    matched = mirror.reconcile_point(account, point)
+    assert matched is not None
+    assert (matched.expected, matched.drift) == (Decimal("150.00"), 0)
+    assert drift_events(point) == []
+    assert revenue(account) == Decimal("0.00")
+
+
+@pytest.mark.django_db
+def test_nothing_is_reconciled_while_a_clear_is_in_flight():
+    """The meter may read 0 before the clear is confirmed: booking that as usage
+    would leave the recall nothing to give back."""
+    account, point = bought()
+    recall.recall_meter_credit(account, point, "cashier", "moving out", "r1")
+    relay_reading(point, False, T0 + LATER, credit="0.00")
+
+    assert mirror.reconcile_point(account, point) is None
+    assert mirror.reconcile_due() == 1  # looked at, and left for the recall
+    assert revenue(account) == Decimal("0.00")
+    assert chart.meter_credit(account, point).balance == Decimal("100.00")
+    assert not MeterCreditMirror.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_meter_exchange_passes_over_the_old_meters_last_readings():
+    """Exchanged holding nothing, the old meter's last sweep (5.00) is not the new meter's drift."""
+    account, point = bought()
+    relay_reading(point, True, T0 + 30 * LATER, credit="5.00")  # swept before the exchange
+    swap_meter_side(point, "20260001", remaining="0.00")  # an hour after T0: 100.00 booked
+
+    assert not mirror.points_due().exists()
+    assert mirror.reconcile_due() == 0
+    assert drift_events(point) == []
+    assert revenue(account) == Decimal("100.00")
+    relay_reading(point, True, T0 + 61 * LATER, credit="0.00")  # the new meter, empty
+    assert mirror.reconcile_due() == 1
+    assert drift_events(point) == []
+    assert revenue(account) == Decimal("100.00")
+
+
+@pytest.mark.django_db
+def test_a_meter_side_tenant_is_warned_once_per_level_and_never_tripped_by_pems():
+    account, point = bought(alarm1_threshold=Decimal("50.00"), alarm2_threshold=Decimal("20.00"))
+    for n, reported in enumerate(["40.00", "35.00", "10.00", "9.00", "0.00"], start=1):
+        relay_reading(point, True, T0 + n * LATER, credit=reported)
+        mirror.reconcile_due()
+    _, top_up = actions.sell(account, cny("80.00"), "cash", "cashier", "s2")
+    Command.objects.filter(pk=top_up.pk).update(status="confirmed", completed_at=T0 + 6 * LATER)
+    relay_reading(point, True, T0 + 7 * LATER, credit="80.00")
+    mirror.reconcile_due()
+
+    events = PrepaidEvent.objects.filter(account=account).order_by("pk")
+    assert [(e.kind, e.alarm, e.balance) for e in events] == [
+        ("alarm_raised", 1, Decimal("40.00")),
+        ("alarm_raised", 2, Decimal("10.00")),
+        ("alarm_raised", 3, Decimal("0.00")),
+        ("alarm_cleared", 0, Decimal("80.00")),
+    ]
+    assert not Command.objects.filter(point=point, kind__in=[CommandKind.TRIP, "close"]).exists()
+    assert revenue(account) == Decimal("100.00")
+    assert ledger_problems() == []
+
+
+@pytest.mark.django_db
+def test_drift_counts_towards_the_warnings_the_meter_spends_it_before_it_trips():
+    account, point = bought(alarm1_threshold=Decimal("50.00"), alarm2_threshold=Decimal("20.00"))
+    relay_reading(point, True, T0 + LATER, credit="40.00")  # 60.00 spent
+    mirror.reconcile_due()
+    relay_reading(point, True, T0 + 2 * LATER, credit="60.00")  # 20.00 PEMS did not send
+    mirror.reconcile_due()
+
+    events = PrepaidEvent.objects.filter(account=account).order_by("pk")
+    assert [(e.kind, e.alarm, e.balance) for e in events] == [
+        ("alarm_raised", 1, Decimal("40.00")),
+        ("alarm_cleared", 0, Decimal("60.00")),
+    ]
+    assert chart.meter_credit(account, point).balance == Decimal("40.00")  # drift not booked
+
+
+@pytest.mark.django_db
+def test_pems_settle_reconciles_meter_side_points():
+    account, point = bought()
+    relay_reading(point, True, T0 + LATER, credit="64.50")
+    out = _settle()
+    assert "reconciled 1 meter-side point(s)" in out
+    assert revenue(account) == Decimal("35.50")
+    assert "reconciled 0 meter-side point(s)" in _settle()
+
+
+def _settle():
+    from io import StringIO
+
+    out = StringIO()
+    call_command("settle", stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_at_once_take_each_reading_once():
+    accounts = [bought(key=f"s{n}") for n in range(4)]
+    for n, (_, point) in enumerate(accounts):
+        relay_reading(point, True, timezone.now(), credit=f"{90 - n}.00")  # drift-free spending
+    relay_reading(accounts[0][1], True, timezone.now(), credit="101.00")  # one drifts by 1.00
+
+    run_together([mirror.reconcile_due, mirror.reconcile_due])
+
+    spent = [revenue(account) for account, _ in accounts]
+    assert spent[1:] == [Decimal("11.00"), Decimal("12.00"), Decimal("13.00")]
+    assert spent[0] == Decimal("0.00")
+    assert len(drift_events(accounts[0][1])) == 1
+    assert JournalEntry.objects.filter(kind="meter-usage").count() == 3
+    assert ledger_problems() == []
