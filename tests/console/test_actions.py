@@ -10,9 +10,11 @@ from django.urls import reverse
 from pems.accounts.actions import balance
 from pems.accounts.models import Account, Tenant
 from pems.audit.models import AuditEvent
+from pems.billing import mirror
 from pems.billing.models import AccountTariff
 from pems.control.models import Command, CommandKind
 from pems.inventory.models import MeteringPoint
+from pems.ledger import chart
 from pems.ledger.models import JournalEntry
 from pems.ledger.verify import ledger_problems
 from pems.metering.models import PointState
@@ -304,7 +306,16 @@ def test_replace_a_meter_side_meter_carries_the_credit(login, plaza):
 
 
 @pytest.mark.parametrize(
-    "name", ["sell", "refund", "recall-credit", "close-account", "thresholds", "tariff"]
+    "name",
+    [
+        "sell",
+        "refund",
+        "recall-credit",
+        "take-over-credit",
+        "close-account",
+        "thresholds",
+        "tariff",
+    ],
 )
 def test_actions_on_another_sites_room_are_404(login, plaza, name):
     client = login("manager")
@@ -468,3 +479,49 @@ def test_a_failed_recall_shows_its_reason_and_may_be_asked_again(login, plaza):
     assert 'data-state="failed"' in html
     assert "failed: relay not open: trip it before clearing" in html
     assert 'id="action-recall-credit"' in html
+
+
+def test_take_over_credit_found_on_a_meter_from_the_room_page(login, plaza):
+    """PEMS sent 49.00 (a 50.00 sale less the 2 % fee); the meter reports 80.00: 31.00 is
+    credit the previous system loaded. A manager takes it over once, never more than that."""
+    account = meter_side_holding(plaza)
+    assert mirror.reconcile_due() == 1
+    client = login("manager")
+    room = reverse("console:point", args=[plaza.meter_side.pk])
+    page = client.get(room).content.decode()
+    assert "the meter holds 31.00 CNY more than PEMS sent (not booked)" in page
+    assert 'id="action-take-over-credit"' in page
+    url = reverse("console:take-over-credit", args=[plaza.meter_side.pk])
+    assert client.get(url).context["form"]["amount"].value() == Decimal("31.00")
+
+    key = start(client, url)
+    preview(client, url, key=key, amount="40.00")
+    refused = confirm(client, url, key=key, amount="40.00", reason="old system")
+    assert refused.status_code == 200
+    assert "holds only 31.00 more than PEMS sent" in str(refused.context["form"].non_field_errors())
+    assert not JournalEntry.objects.filter(kind="meter-takeover").exists()
+
+    summary = dict(preview(client, url, key=key, amount="31.00").context["summary"])
+    assert str(summary["Beyond what PEMS sent"]) == "31.00 CNY"
+    for _ in range(2):  # a resubmitted form takes over once
+        assert confirm(client, url, key=key, amount="31.00", reason="old system").status_code == 302
+    (entry,) = JournalEntry.objects.filter(kind="meter-takeover")
+    assert (entry.actor_label, entry.reason) == (client.user.username, "old system")
+    assert chart.meter_credit(account, plaza.meter_side).balance == Decimal("80.00")
+    assert chart.taken_over(plaza.site).balance == Decimal("-31.00")
+    page = client.get(room).content.decode()
+    assert "more than PEMS sent" not in page
+    assert 'id="action-take-over-credit"' not in page
+    assert ledger_problems() == []
+
+
+def test_take_over_needs_the_right_and_credit_beyond_what_pems_sent(login, plaza):
+    meter_side_holding(plaza, "81.64")  # 80.00 after the fee: what the meter reports
+    mirror.reconcile_due()
+    url = reverse("console:take-over-credit", args=[plaza.meter_side.pk])
+    assert login("cashier").get(url).status_code == 403
+    nothing = login("manager").get(url)
+    assert nothing.status_code == 409
+    assert "no credit on this meter beyond what it sent" in nothing.content.decode()
+    server_side = login("manager").get(reverse("console:take-over-credit", args=[plaza.opened.pk]))
+    assert server_side.status_code == 409

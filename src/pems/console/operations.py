@@ -25,7 +25,7 @@ from django.utils.translation import pgettext_lazy
 from pems.accounts import actions as accounts
 from pems.accounts.models import Account, Tenant
 from pems.billing import actions as billing
-from pems.billing import recall, relays
+from pems.billing import recall, relays, takeover
 from pems.billing.credit import CreditError
 from pems.billing.models import Tariff
 from pems.billing.policy import apply_policy
@@ -252,6 +252,15 @@ def recall_credit(
 ) -> Command:
     """Recall a meter-side meter's credit; the form's key makes a resubmitted form recall once."""
     return recall.recall_meter_credit(account, point, actor, reason, f"console:{key}")
+
+
+def take_over_credit(
+    account: Account, point: MeteringPoint, amount: Money, actor: Any, reason: str, key: str
+) -> JournalEntry:
+    """Take over credit found on a meter; the form's key makes a resubmitted form book once."""
+    return takeover.take_over_meter_credit(
+        account, point, amount, actor, reason, f"console:{key}"
+    ).entry
 
 
 def replace(

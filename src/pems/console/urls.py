@@ -36,6 +36,11 @@ urlpatterns = [
     path("points/<int:pk>/sell/", _action(money.SellForm), name="sell"),
     path("points/<int:pk>/refund/", _action(money.RefundForm), name="refund"),
     path("points/<int:pk>/recall-credit/", _action(money.RecallCreditForm), name="recall-credit"),
+    path(
+        "points/<int:pk>/take-over-credit/",
+        _action(money.TakeOverCreditForm),
+        name="take-over-credit",
+    ),
     path("points/<int:pk>/close-account/", _action(money.CloseAccountForm), name="close-account"),
     path(
         "points/<int:pk>/reverse/<int:entry>/",

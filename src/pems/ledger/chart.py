@@ -113,3 +113,12 @@ def service_fees(site: Site) -> LedgerAccount:
 
 def fixed_charges(site: Site) -> LedgerAccount:
     return opened(_ref(f"fixed-charge:{site.pk}", Kind.FIXED_CHARGE, site))
+
+
+def taken_over_ref(site: Site) -> LedgerAccount:
+    return _ref(f"taken-over:{site.pk}", Kind.TAKEN_OVER, site)
+
+
+def taken_over(site: Site) -> LedgerAccount:
+    """Credit found on meters when PEMS took them over (negative: what tenants had bought)."""
+    return opened(taken_over_ref(site))

@@ -37,7 +37,7 @@ class LedgerAccount(models.Model):
 
     Keys: ``wallet:<account>``, ``meter-credit:<account>:<point>``,
     ``clearing:<site>:<channel>``, ``revenue:<site>:<utility>``,
-    ``service-fee:<site>``, ``fixed-charge:<site>``.
+    ``service-fee:<site>``, ``fixed-charge:<site>``, ``taken-over:<site>``.
     """
 
     class Kind(models.TextChoices):
@@ -47,6 +47,8 @@ class LedgerAccount(models.Model):
         REVENUE = "revenue", _("Energy revenue")
         SERVICE_FEE = "service-fee", _("Service fees")
         FIXED_CHARGE = "fixed-charge", _("Fixed charges")
+        #: Credit tenants bought before PEMS (the previous system's sales), found on meters.
+        TAKEN_OVER = "taken-over", _("Credit taken over from a previous system")
 
     key = models.CharField(_("key"), max_length=100, unique=True)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind)
@@ -105,6 +107,7 @@ class JournalEntry(AppendOnlyModel):
         METER_TRANSFER = "meter-transfer", _("Credit sent to a meter")
         METER_USAGE = "meter-usage", _("Consumption measured by a meter")
         METER_RETURN = "meter-return", _("Credit returned from a meter")
+        METER_TAKEOVER = "meter-takeover", _("Credit on a meter taken over")
         CLOSING = "closing", _("Closing settlement")
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")

@@ -1,5 +1,6 @@
-"""Prepaid accounts: list with balances, open one (optionally with a first sale), and
-recall the credit a meter-side meter holds (before closing)."""
+"""Prepaid accounts: list with balances, open one (optionally with a first sale).
+
+A meter-side meter's credit (its mirror, takeover and recall) is ``meter_credit``."""
 
 from decimal import Decimal
 from typing import Annotated, Any
@@ -17,13 +18,10 @@ from pems.api import queries
 from pems.api.common import Page, allow, caller, get_visible, visible
 from pems.api.errors import ApiError, refusals
 from pems.api.money import money_of
-from pems.api.schemas.accounts import AccountIn, AccountOut, RecallIn, RecallOut
+from pems.api.schemas.accounts import AccountIn, AccountOut
 from pems.api.schemas.common import READ_ERRORS, WRITE_ERRORS
 from pems.api.schemas.sales import KEY_PREFIX
-from pems.billing import recall
 from pems.billing.actions import sell
-from pems.billing.credit import meter_side_point
-from pems.control.models import Command
 from pems.inventory.models import MeteringPoint
 
 router = Router(tags=["accounts"])
@@ -103,62 +101,3 @@ def _points(request: HttpRequest, ids: list[int]) -> list[MeteringPoint]:
             "metering_points",
         )
     return [found[pk] for pk in dict.fromkeys(ids)]
-
-
-@router.get(
-    "/{account_id}/meter-credit-recall",
-    response={200: RecallOut, **READ_ERRORS},
-    summary="The latest recall of the account's meter credit",
-)
-def get_recall(request: HttpRequest, account_id: int, point: int | None = None) -> Any:
-    account = get_visible(queries.accounts(), request, account_id, _("Account"))
-    found = recall.latest_recall(_recall_point(request, account, point), account)
-    if found is None:
-        raise ApiError(404, _("No recall of this account's meter credit yet."))
-    return _recall_out(account, found)
-
-
-@router.post(
-    "/{account_id}/meter-credit-recall",
-    response={201: RecallOut, 200: RecallOut, **WRITE_ERRORS},
-    summary="Recall the credit a meter-side meter holds (trip, read, clear, back to the balance)",
-)
-def create_recall(request: HttpRequest, account_id: int, body: RecallIn) -> Any:
-    account = get_visible(queries.accounts(), request, account_id, _("Account"))
-    allow(request, Capability.CLOSE_ACCOUNT, account.tenant.site_id)
-    point = _recall_point(request, account, body.point)
-    key = KEY_PREFIX + body.idempotency_key if body.idempotency_key else None
-    clear_key = recall.recall_key(key)
-    existed = clear_key is not None and Command.objects.filter(idempotency_key=clear_key).exists()
-    with refusals("point"):
-        recall.recall_meter_credit(account, point, caller(request), body.reason, key)
-    found = recall.latest_recall(point, account)
-    assert found is not None  # noqa: S101 — just queued (or replayed) for this account
-    return Status(200 if existed else 201, _recall_out(account, found))
-
-
-def _recall_point(request: HttpRequest, account: Account, pk: int | None) -> MeteringPoint:
-    """The named point (of the caller's sites), or the account's only meter-side point."""
-    if pk is not None:
-        return get_visible(MeteringPoint.objects.all(), request, pk, _("Metering point"), "point")
-    with refusals("point"):
-        point = meter_side_point(account)
-    if point is None:
-        raise ApiError(409, _("The account pays for no meter-side point."), "point")
-    return point
-
-
-def _recall_out(account: Account, found: recall.Recall) -> dict[str, Any]:
-    command = found.command
-    return {
-        "account": account.pk,
-        "point": command.point_id,
-        "command": command.pk,
-        "state": found.state,
-        "held": found.held,
-        "returned": found.returned,
-        "drift": found.drift,
-        "failure_reason": found.reason,
-        "requested_at": command.created_at,
-        "completed_at": command.completed_at,
-    }

@@ -9,6 +9,7 @@ from ninja import Field, Schema
 from pydantic import StringConstraints
 
 from pems.api.schemas.common import (
+    Currency,
     DecimalIn,
     DecimalOut,
     IdempotencyKey,
@@ -144,3 +145,48 @@ class RecallOut(Schema):
     failure_reason: str
     requested_at: datetime
     completed_at: datetime | None
+
+
+class MeterCreditOut(Schema):
+    """A meter-side meter's credit as last reconciled with the ledger (each new reading once)."""
+
+    account: int
+    point: int
+    read_at: datetime = Field(description="The reading last reconciled.")
+    reported: DecimalOut | None = Field(
+        description="The credit the meter reported then (empty: no reading compared yet)."
+    )
+    expected: DecimalOut | None = Field(
+        description="What PEMS expected it to hold, before that reading's use was booked."
+    )
+    drift: DecimalOut = Field(
+        description="Credit beyond what PEMS sent: flagged, never booked unless taken over."
+    )
+    on_meter: DecimalOut = Field(
+        description="The meter credit in the ledger now: sent or taken over, not yet used."
+    )
+    reconciled_at: datetime
+
+
+class TakeoverIn(Schema):
+    """Take over credit found on a meter as the tenant's (never more than the drift PEMS
+    found once it has compared a reading; before any, the amount is the installer's)."""
+
+    point: int | None = Field(
+        None, description="The meter-side metering point; empty: the account's only one."
+    )
+    amount: DecimalIn = Field(description='A decimal string, e.g. "120.00".')
+    currency: Currency = Field(description="Must be the site's currency, e.g. CNY.")
+    reason: RequiredReason
+    idempotency_key: IdempotencyKey = Field(
+        description="Unique per takeover: a retried request with the same key books once."
+    )
+
+
+class TakeoverOut(Schema):
+    entry: int = Field(description="The meter-takeover journal entry.")
+    account: int
+    point: int
+    amount: DecimalOut
+    on_meter: DecimalOut = Field(description="The meter credit in the ledger after it.")
+    created_at: datetime

@@ -1,4 +1,5 @@
-"""Money forms: open an account, sell, refund, reverse, recall a meter's credit, close."""
+"""Money forms: open an account, sell, refund, reverse, recall or take over a meter's credit,
+close."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from pems.access.roles import Capability
 from pems.accounts import actions as accounts
 from pems.accounts.models import Account, Tenant
-from pems.billing import recall
+from pems.billing import recall, takeover
 from pems.billing.actions import fee_ratio
 from pems.billing.models import Tariff
 from pems.console import operations
@@ -279,6 +280,71 @@ class RecallCreditForm(ActionForm):
         assert self.account is not None  # noqa: S101
         data = self.cleaned_data
         operations.recall_credit(self.account, self.point, actor, data["reason"], data["key"])
+        return _point_url(self)
+
+
+class TakeOverCreditForm(ActionForm):
+    """Book credit a meter holds beyond what PEMS sent (flagged as drift) as the tenant's."""
+
+    capability = Capability.CLOSE_ACCOUNT
+    title = takeover.TAKEOVER_LABEL
+    confirm_label = _("Take over the credit")
+
+    amount = money_field(_("Credit to take over"))
+
+    @classmethod
+    def unavailable(cls, point: MeteringPoint, account: Account | None) -> str | None:
+        if point.fee_control != FeeControl.METER_SIDE:
+            return str(_("Only a meter-side meter holds credit to take over."))
+        if account is not None and takeover.drift_to_take_over(account, point) is None:
+            return str(_("PEMS has found no credit on this meter beyond what it sent."))
+        return super().unavailable(point, account)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        found = takeover.drift_to_take_over(self.account, self.point) if self.account else None
+        if found is not None:
+            self.fields["amount"].initial = found.drift
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        data["money"] = self.clean_money("amount")
+        return data
+
+    def summary(self) -> list[Line]:
+        assert self.account is not None  # noqa: S101 — needs_account
+        found = takeover.drift_to_take_over(self.account, self.point)
+        currency = self.site.currency
+        lines: list[Line] = [
+            (_("Tenant"), self.account.tenant),
+            (_("Meter"), self.point.meter_number),
+        ]
+        if found is not None:
+            lines += [
+                (_("Credit the meter reported"), _money_text(found.reported, currency)),
+                (_("Credit PEMS sent that the meter holds"), _money_text(found.expected, currency)),
+                (_("Beyond what PEMS sent"), _money_text(found.drift, currency)),
+            ]
+        return [
+            *lines,
+            (_("Take over"), self.cleaned_data["money"]),
+            (
+                _("What happens"),
+                _(
+                    "The amount becomes the tenant's credit on the meter, as if sold before PEMS "
+                    "(the site's taken-over account): what the meter uses of it is charged, and a "
+                    "recall returns it. First find out who loaded it: a meter loaded outside PEMS "
+                    "may have been tampered with."
+                ),
+            ),
+        ]
+
+    def perform(self, actor: Any) -> str:
+        assert self.account is not None  # noqa: S101
+        data = self.cleaned_data
+        operations.take_over_credit(
+            self.account, self.point, data["money"], actor, data["reason"], data["key"]
+        )
         return _point_url(self)
 
 
