@@ -77,7 +77,10 @@ def test_a_meter_side_exchange_carries_the_remaining_credit_to_the_new_meter():
         at=T0 + dt.timedelta(hours=2),
     )
     assert done.carried_credit == cny("64.30")
-    assert (done.push.purchase_count, done.push.payload) == (1, {"amount": "64.30"})
+    assert (done.push.purchase_count, done.push.payload) == (
+        1,
+        {"amount": "64.30", "account": account.pk},
+    )
     assert done.push.meter_id == done.new_meter.pk
     site = account.tenant.site
     assert chart.revenue(site, "electricity").balance == Decimal("35.70")  # spent on the old meter

@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from pems.accounts import actions as ledger_actions
 from pems.accounts.actions import balance
 from pems.billing import actions, credit, mirror
 from pems.collector.commands import finish
@@ -26,6 +27,7 @@ from tests.billing.scenarios import (
     server_side_tenant,
     swap_meter_side,
 )
+from tests.factories import TenantFactory
 from tests.ledger.scenarios import cny
 
 # finish() runs as in the collector's command thread (it checks its connection): real commits.
@@ -77,6 +79,22 @@ def test_a_failed_exchange_push_returns_the_carried_credit():
     fail(done.push)
     assert balance(account) == cny("64.30")
     assert chart.meter_credit(account, point).balance == Decimal("0.00")
+    assert ledger_problems() == []
+
+
+def test_a_failed_exchange_push_returns_the_credit_to_the_account_it_carried_it_for():
+    """The push names its account: a later payer of the point does not get the credit."""
+    account, point = server_side_tenant("1.00", fee_control="meter-side")
+    confirmed_sales(account, 1, "100.00")
+    done = swap_meter_side(point, "555000000007", remaining="64.30")
+    assert done.push.payload == {"amount": "64.30", "account": account.pk}
+    account.links.update(released_at=timezone.now())  # as if the room had changed hands
+    newcomer = ledger_actions.open_account(
+        TenantFactory(site=account.tenant.site), [point], actor="test"
+    )
+    fail(done.push)
+    assert balance(account) == cny("64.30")
+    assert balance(newcomer) == cny("0.00")
     assert ledger_problems() == []
 
 

@@ -218,13 +218,15 @@ def _carries_exchange(push: Command) -> bool:
 
 def paying_account_id(push: Command) -> int | None:
     """The account whose meter credit ``push`` carries (its sale's, or for a meter
-    exchange the point's payer); None for a push neither queued."""
+    exchange the account it names); None for a push neither queued."""
     sale = _sale_of(push)
     if sale is not None:
         return JournalEntry.objects.filter(pk=sale).values_list("account_id", flat=True).first()
     if not _carries_exchange(push):
         return None
-    return (
+    if "account" in push.payload:
+        return int(push.payload["account"])
+    return (  # an exchange queued before pushes named their account: the point's payer
         Account.objects.filter(
             links__metering_point_id=push.point_id, links__released_at__isnull=True
         )

@@ -144,7 +144,7 @@ def _carry_credit(
         push = control.enqueue(
             point,
             CommandKind.PUSH_CREDIT,
-            {"amount": str(carried.amount)},
+            {"amount": str(carried.amount), "account": account.pk},
             purchase_count=count + 1,
             idempotency_key=credit.exchange_push_key(point.pk, new_meter.pk),
             actor=actor,
