@@ -6,6 +6,7 @@
     python bench/ledger.py settle [--points 100] [--readings-per-point 10000]
     python bench/ledger.py resettle [--rounds 3]
     python bench/ledger.py trip-latency [--accounts 242] [--loop 0.5]
+    python bench/ledger.py reconcile [--accounts 242] [--rounds 3]
 
 ``recharge`` measures cashier sales by a logged-in cashier (audited):
 ``--action recharge`` calls the ledger action alone, ``--action sell`` what the
@@ -17,6 +18,7 @@ latency percentiles at a paced rate, served by the same processes sharing
 tariff with monthly tiers (settlement action, cursor by cursor), and compares
 with the time the database takes merely to scan the same rows; ``resettle``
 times that again on the readings the last ``settle`` stored (rolled back).
+``reconcile`` times passes of the meter-side reconcile job over N meters read anew.
 
 Set PEMS_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/pems_bench
 for PostgreSQL; the default is a scratch SQLite file under var/bench/.
@@ -506,6 +508,63 @@ def bench_trip_latency(accounts_count: int, loop: float, trials: int) -> None:
     )
 
 
+def bench_reconcile(accounts_count: int, rounds: int) -> None:
+    """Passes of the meter-side reconcile job (``pems settle``) over N points, each read anew.
+
+    Every point holds 100.00 its meter confirmed; each round the "collector"
+    reports 10.00 less on every meter, then one ``reconcile_due`` pass books it.
+    A last pass with no new reading shows what an idle loop costs.
+    """
+    from pems.billing import mirror
+    from pems.billing.actions import sell
+    from pems.control.models import Command, CommandKind, CommandStatus
+    from pems.domain.money import Money
+    from pems.ledger import chart
+    from pems.ledger.verify import ledger_problems
+    from pems.metering.models import EventKind, MeterEvent, PointState
+
+    site, accounts = make_accounts(accounts_count, "reconcile", "meter-side")
+    progress = Progress("selling to meter-side accounts", accounts_count)
+    for n, account in enumerate(accounts):
+        sell(account, Money(Decimal("100.00"), "CNY"), "cash", "bench", f"rec-{site.pk}-{n}")
+        progress.update(n + 1)
+    pushed = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    pushes = Command.objects.filter(point__meter__gateway__site=site, kind=CommandKind.PUSH_CREDIT)
+    pushes.update(status=CommandStatus.CONFIRMED, completed_at=pushed)
+    points = [p for account in accounts for p in account.metering_points.all()]
+    for round_ in range(1, rounds + 2):
+        idle = round_ > rounds
+        if not idle:
+            at = pushed + dt.timedelta(minutes=round_)
+            credit = Decimal(100 - 10 * round_)
+            PointState.objects.bulk_create(
+                [PointState(point=p, read_at=at, remaining_credit=credit) for p in points],
+                update_conflicts=True,
+                unique_fields=["point"],
+                update_fields=["read_at", "remaining_credit"],
+            )
+        began = time.perf_counter()
+        taken = mirror.reconcile_due(limit=accounts_count)
+        took = time.perf_counter() - began
+        label = "idle pass (no new reading)" if idle else f"round {round_}"
+        print(
+            f"{label}: {taken} point(s) in {took:.3f} s"
+            + (
+                f" = {taken / took:,.0f} points/s, {took / taken * 1000:.2f} ms a point"
+                if taken
+                else ""
+            )
+        )
+    spent = chart.revenue(site, "electricity").balance
+    expected = Decimal(10 * rounds * accounts_count)
+    drift = MeterEvent.objects.filter(point__in=points, kind=EventKind.CREDIT_DRIFT).count()
+    problems = ledger_problems()
+    sound = problems or "sound"
+    print(f"usage booked {spent} (expected {expected}), drift events {drift}, ledger {sound}")
+    if spent != expected or drift or problems:
+        raise SystemExit("the reconcile benchmark booked the wrong amounts")
+
+
 FLAT = """
 name = "Bench flat"
 currency = "CNY"
@@ -541,6 +600,9 @@ def main() -> None:
     settle.add_argument("--readings-per-point", type=int, default=10_000)
     resettle = sub.add_parser("resettle")
     resettle.add_argument("--rounds", type=int, default=3)
+    reconcile = sub.add_parser("reconcile")
+    reconcile.add_argument("--accounts", type=int, default=242)
+    reconcile.add_argument("--rounds", type=int, default=3)
     trip = sub.add_parser("trip-latency")
     trip.add_argument("--accounts", type=int, default=242)
     trip.add_argument("--loop", type=float, default=0.5)
@@ -560,6 +622,8 @@ def main() -> None:
         )
     elif args.what == "trip-latency":
         bench_trip_latency(args.accounts, args.loop, args.trials)
+    elif args.what == "reconcile":
+        bench_reconcile(args.accounts, args.rounds)
     elif args.what == "resettle":
         bench_resettle(args.rounds)
     else:

@@ -26,7 +26,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, Max, OuterRef, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from pems.accounts.models import Account, AccountMeteringPoint
 from pems.billing import credit, policy
@@ -36,6 +37,7 @@ from pems.domain.money import Money
 from pems.inventory.choices import FeeControl
 from pems.inventory.models import MeteringPoint
 from pems.ledger import chart
+from pems.ledger.models import LedgerAccount
 from pems.ledger.posting import LedgerError
 from pems.metering.models import EventKind, MeterEvent, PointState
 
@@ -117,27 +119,29 @@ def reconcile_point(
     mirror = MeterCreditMirror.objects.filter(account=locked, point_id=point.pk).first()
     if mirror is not None and mirror.read_at >= state.read_at:
         return None  # another run took this reading
-    clearing = _credit_changes(point.pk).filter(
-        kind=CommandKind.CLEAR_CREDIT, status__in=_IN_FLIGHT
-    )
-    if clearing.exists():
+    changes = _credit_changes(point.pk)
+    if changes.clearing:
         return None  # the recall books this meter when its clear is confirmed
     point = MeteringPoint.objects.select_related("meter").get(pk=point.pk)
-    if _predates_a_credit_change(state, point):
+    if changes.confirmed_at is not None and state.read_at <= changes.confirmed_at:
+        # The reading does not show that credit yet (or still shows what a clear
+        # removed): the gap would be booked as usage, or flagged as drift.
         advance(locked, point, state.read_at)
         return Mirrored(state.read_at, compared=False)
-    return _compare(locked, point, state.read_at, state.remaining_credit, mirror, actor)
+    reading = (state.read_at, state.remaining_credit)
+    return _compare(locked, point, reading, mirror, changes.pushing, actor)
 
 
 def _compare(
     locked: Account,
     point: MeteringPoint,
-    read_at: datetime,
-    reported: Decimal,
+    reading: tuple[datetime, Decimal],
     mirror: MeterCreditMirror | None,
+    pushing: bool,
     actor: Any,
 ) -> Mirrored:
     """Book the reading's spending, flag new drift, record the mirror and the alarm level."""
+    read_at, reported = reading
     booked = credit.book_spending(
         locked,
         point,
@@ -147,7 +151,7 @@ def _compare(
         idempotency_key=f"meter-usage:{point.pk}:{read_at.isoformat()}",
     )
     # A push in flight may already be on the meter: what looks like drift may be it.
-    drift = Decimal(0) if credit.pushes_in_flight(point).exists() else booked.drift
+    drift = Decimal(0) if pushing else booked.drift
     flagged = drift > (mirror.drift if mirror is not None else 0)
     if flagged:
         MeterEvent.objects.create(
@@ -162,21 +166,16 @@ def _compare(
             "meter credit drift",
             extra={"point": point.pk, "meter": point.meter.number, "drift": str(drift)},
         )
-    MeterCreditMirror.objects.update_or_create(
-        account=locked,
-        point=point,
-        defaults={
-            "read_at": read_at,
-            "reported": reported,
-            "expected": booked.expected,
-            "drift": drift,
-        },
-    )
+    seen = {"read_at": read_at, "reported": reported, "expected": booked.expected, "drift": drift}
+    if mirror is None:
+        MeterCreditMirror.objects.create(account=locked, point=point, **seen)
+    else:
+        MeterCreditMirror.objects.filter(pk=mirror.pk).update(**seen, reconciled_at=timezone.now())
     if not _has_server_side_points(locked):  # else the wallet's policy announces alarms
         # What the tenant can still use: the wallet, and what the meter holds by its own
         # account (drift included: the meter spends it before it trips).
-        on_meter = chart.meter_credit(locked, point).balance + drift
-        left = Money(chart.wallet(locked).balance + on_meter, locked.tenant.site.currency)
+        held = _balances(chart.wallet_ref(locked), chart.meter_credit_ref(locked, point))
+        left = Money(sum(held) + drift, locked.tenant.site.currency)
         policy.announce_alarm(locked, left)
     return Mirrored(read_at, True, booked.expected, reported, booked.usage_booked, drift, flagged)
 
@@ -194,22 +193,31 @@ def advance(locked: Account, point: MeteringPoint, to: datetime) -> None:
         MeterCreditMirror.objects.filter(pk=mirror.pk).update(read_at=to)
 
 
-def _credit_changes(point_pk: int) -> QuerySet[Command]:
-    return Command.objects.filter(point_id=point_pk, kind__in=_CREDIT_CHANGES)
+@dataclass(frozen=True)
+class _CreditChanges:
+    """What the point's credit commands say about its latest reading."""
+
+    clearing: bool  # a clear is in flight
+    pushing: bool  # a push is in flight
+    confirmed_at: datetime | None  # the last push or clear confirmed
 
 
-def _predates_a_credit_change(state: PointState, point: MeteringPoint) -> bool:
-    """Whether ``state`` was read before the point's last confirmed push or clear was.
-
-    Such a reading does not show that credit yet (or still shows what a clear
-    removed): the gap would be booked as usage, or flagged as drift.
-    """
-    confirmed = (
-        _credit_changes(point.pk)
-        .filter(status=CommandStatus.CONFIRMED)
-        .aggregate(last=Max("completed_at"))["last"]
+def _credit_changes(point_pk: int) -> _CreditChanges:
+    in_flight = Q(status__in=_IN_FLIGHT)
+    found = Command.objects.filter(point_id=point_pk, kind__in=_CREDIT_CHANGES).aggregate(
+        clearing=Count("pk", filter=in_flight & Q(kind=CommandKind.CLEAR_CREDIT)),
+        pushing=Count("pk", filter=in_flight & Q(kind=CommandKind.PUSH_CREDIT)),
+        confirmed_at=Max("completed_at", filter=Q(status=CommandStatus.CONFIRMED)),
     )
-    return confirmed is not None and (state.read_at is None or state.read_at <= confirmed)
+    return _CreditChanges(bool(found["clearing"]), bool(found["pushing"]), found["confirmed_at"])
+
+
+def _balances(*refs: LedgerAccount) -> list[Decimal]:
+    """The balances of ledger accounts by key, in one read (0 for one not yet opened)."""
+    found = dict(
+        LedgerAccount.objects.filter(key__in=[r.key for r in refs]).values_list("key", "balance")
+    )
+    return [found.get(r.key, Decimal(0)) for r in refs]
 
 
 def _has_server_side_points(account: Account) -> bool:
