@@ -1,5 +1,6 @@
 """Tariffs and their revisions, which tariff an account pays under, settlement
-cursors, and the prepaid state (alarm level) with its events."""
+cursors, the prepaid state (alarm level) with its events, meter-side credit
+mirrors, and the periods a site keeps power on whatever the credit."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from pems.accounts.models import Account
+from pems.core.constraints import FieldCheckConstraint
 from pems.core.fields import FixedPointField
 from pems.core.models import AppendOnlyModel, TimestampedModel, money_field
-from pems.domain.policy import EventKind
+from pems.domain.calendar import DayType
+from pems.domain.policy import EventKind, KeepPowerWindow
 from pems.inventory.choices import Utility
 from pems.inventory.models import MeteringPoint, Site
 
@@ -236,3 +240,55 @@ class MeterCreditMirror(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id}/{self.point_id} reconciled to {self.read_at:%Y-%m-%d %H:%M}"
+
+
+class KeepPowerPeriod(models.Model):
+    """A time when a site's meters are not tripped for lack of credit (保电时段).
+
+    From ``start`` to ``end``, site-local wall clock (``start == end``: the
+    whole day), on the kinds of day ticked. A period crossing midnight is
+    judged at each instant by that instant's own date, as TOU periods are: a
+    workday night from 22:00 to 08:00 does not cover 01:00 on a Saturday. While
+    one is in force the prepaid policy keeps relays closed (and closes one it
+    tripped); afterwards the credit decides again.
+    """
+
+    site = models.ForeignKey(
+        Site,
+        on_delete=models.PROTECT,
+        related_name="keep_power_periods",
+        verbose_name=_("site"),
+    )
+    start = models.TimeField(_("from"))
+    end = models.TimeField(_("until"), help_text=_("The same as “from”: the whole day."))
+    on_workdays = models.BooleanField(_("on workdays"), default=True)
+    on_weekends = models.BooleanField(_("on weekends"), default=True)
+    on_holidays = models.BooleanField(
+        _("on public holidays"), default=True, help_text=_("Chinese statutory holidays.")
+    )
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("keep-power period")
+        verbose_name_plural = _("keep-power periods")
+        ordering = ["site", "start"]
+        constraints = [
+            FieldCheckConstraint(
+                condition=Q(on_workdays=True) | Q(on_weekends=True) | Q(on_holidays=True),
+                name="keep_power_period_some_day",
+                report_on="on_workdays",
+                violation_error_message=_("Tick at least one kind of day."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}–{self.end:%H:%M}"
+
+    def window(self) -> KeepPowerWindow:
+        """The period as the prepaid policy reads it."""
+        days = {
+            DayType.WORKDAY: self.on_workdays,
+            DayType.WEEKEND: self.on_weekends,
+            DayType.HOLIDAY: self.on_holidays,
+        }
+        return KeepPowerWindow(self.start, self.end, frozenset(d for d, on in days.items() if on))

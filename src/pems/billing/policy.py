@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from pems.accounts.models import Account
-from pems.billing.models import PrepaidEvent, PrepaidState
+from pems.billing.models import KeepPowerPeriod, PrepaidEvent, PrepaidState
 from pems.control import actions as control
 from pems.control.models import Command, CommandKind, CommandStatus
 from pems.core import rows
@@ -110,7 +110,8 @@ def act(
         wallet = chart.wallet(locked)
         balance = Money(wallet.balance, wallet.currency)
     thresholds = thresholds_of(locked)
-    keep = KeepPower(always=locked.keep_power)
+    # With no relay to decide (a meter-side account) keep-power changes nothing.
+    keep = _keep_power(locked, balance, thresholds) if inputs.relays else KeepPower()
     queued: list[Command] = []
     level = AlarmLevel(inputs.state.alarm)
     for point, relay in inputs.relays:
@@ -120,7 +121,7 @@ def act(
             keep,
             now,
             ZoneInfo(site.time_zone),
-            DayCalendar(),
+            _SCHEDULE_CALENDAR,
         )
         for event in decision.events:  # alarm changes come with the first point only
             _record(locked, None if event.kind.startswith("alarm") else point, event, now)
@@ -131,6 +132,23 @@ def act(
         level = decision.alarm
     rows.update(PrepaidState, inputs.state.pk, alarm=level, balance=balance.amount, decided_at=now)
     return queued
+
+
+#: The day types keep-power periods are judged by. A year the holiday library does not know
+#: yet counts plain weekends (the system check warns) rather than stopping every decision.
+_SCHEDULE_CALENDAR = DayCalendar(fallback_to_weekends=True)
+
+
+def _keep_power(locked: Account, balance: Money, thresholds: Thresholds) -> KeepPower:
+    """The account's keep-power flag, and its site's keep-power periods when they may matter.
+
+    Only a balance at or below the reconnect minimum can trip a relay or hold
+    one open, so a sale that leaves more reads no schedule.
+    """
+    if locked.keep_power or balance > thresholds.reconnect_minimum:
+        return KeepPower(always=locked.keep_power)
+    periods = KeepPowerPeriod.objects.filter(site_id=locked.tenant.site_id)
+    return KeepPower(windows=tuple(period.window() for period in periods))
 
 
 def announce_alarm(locked: Account, credit: Money, now: datetime | None = None) -> AlarmLevel:
