@@ -2,7 +2,8 @@
 
 chinesecalendar learns each year's holidays when the State Council publishes
 them (usually late in the year before); a tariff that depends on day types
-stops settling on the first day of a year the library does not know.
+stops settling on the first day of a year the library does not know, and a
+site's keep-power periods fall back to plain Saturday/Sunday weekends.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ def holiday_calendar_horizon(app_configs: Any = None, **kwargs: Any) -> list[Che
     return [
         CheckWarning(
             f"The installed chinesecalendar knows public holidays up to {known} only; "
-            f"tariffs and keep-power schedules using holidays will stop on {known + 1}-01-01.",
+            f"tariffs using holidays will stop settling on {known + 1}-01-01, and keep-power "
+            "periods will count plain Saturday/Sunday weekends from then on.",
             hint="Upgrade chinesecalendar (pyproject.toml, then `make lock`), or add the "
             "year's dates as [calendar] overrides in the tariff, or set "
             "fallback_to_weekends = true.",
