@@ -21,7 +21,7 @@ from pems.accounts.actions import balance
 from pems.audit.models import AuditEvent
 from pems.billing import actions
 from pems.billing.models import KeepPowerPeriod
-from pems.billing.policy import apply_policy
+from pems.billing.policy import apply_policy, sites_keeping_power
 from pems.billing.settlement import settle_account
 from pems.control.models import Command
 from tests.billing.scenarios import reading, server_side_tenant
@@ -150,3 +150,13 @@ def test_a_year_the_holiday_library_does_not_know_counts_plain_weekends():
     assert trips(point) == []
     apply_policy(account, now=local(account, 2027, 1, 4, 12, 0))  # a Monday
     assert trips(point) == ["trip"]
+
+
+def test_the_sites_keeping_power_now():
+    account, _point = server_side_tenant("1.00")
+    other, _ = server_side_tenant("1.00")
+    site = account.tenant.site
+    KeepPowerPeriod.objects.create(site=site, start=NIGHT, end=MORNING)
+    sites = [site.pk, other.tenant.site.pk]
+    assert sites_keeping_power(sites, local(account, 2026, 3, 2, 23, 0)) == {site.pk}
+    assert sites_keeping_power(sites, local(account, 2026, 3, 2, 12, 0)) == set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from decimal import Decimal
 
 import pytest
@@ -22,8 +23,9 @@ def facts(
     account=True,
     keep=False,
     alarm=A.NONE,
+    period=False,
 ) -> PointFacts:
-    return PointFacts(online, relay, forced, account, keep, alarm)
+    return PointFacts(online, relay, forced, account, keep, alarm, period)
 
 
 @pytest.mark.parametrize(
@@ -48,6 +50,10 @@ def facts(
         (facts(account=False, keep=False, alarm=A.NONE, forced="keep_power"), S.NOT_OPENED),
         (facts(relay=None, alarm=A.ALARM_2), S.ALARM2),  # relay not reported
         (facts(forced="prepaid", alarm=A.ALARM_1), S.ALARM1),
+        # a site's keep-power period explains arrears with power, and hides no warning
+        (facts(period=True, alarm=A.DEPLETED), S.KEEP_POWER),
+        (facts(period=True, alarm=A.ALARM_2), S.ALARM2),
+        (facts(period=True, relay=False, alarm=A.DEPLETED), S.TRIPPED),
     ],
 )
 def test_display_state(given, shown):
@@ -66,6 +72,24 @@ def test_the_plaza_rooms_show_their_states(plaza, django_user_model):
     assert tiles[plaza.offline.pk].state is S.OFFLINE
     assert tiles[plaza.meter_side.pk].state is S.OPENED
     assert tiles[plaza.meter_side.pk].credit == Decimal("80.00")  # the meter's own
+
+
+def test_a_keep_power_period_in_force_shows_on_the_room_in_arrears_only(plaza, client):
+    from django.urls import reverse
+
+    from pems.billing.models import KeepPowerPeriod
+    from tests import factories
+
+    KeepPowerPeriod.objects.create(site=plaza.site, start=time(0, 0), end=time(0, 0))  # all day
+    user = factories.staff_user("readonly", plaza.site)
+    tiles = {t.point.pk: t for t in build_grid(user, GridFilter()).tiles}
+    assert tiles[plaza.arrears.pk].state is S.KEEP_POWER
+    assert tiles[plaza.opened.pk].state is S.OPENED
+    assert tiles[plaza.meter_side.pk].state is S.OPENED  # the meter decides its own relay
+    client.force_login(user)
+    client.cookies["django_language"] = "en"
+    room = client.get(reverse("console:point", args=[plaza.arrears.pk])).content.decode()
+    assert 'data-testid="point-state">Keep-power</span>' in room
 
 
 def test_meter_side_flags_and_server_side_thresholds_set_the_alarm(plaza):

@@ -15,7 +15,7 @@ from tests import factories
 from tests.console.conftest import open_account, read, sell
 
 #: The grid's own queries (points, their open accounts, wallets) — whatever the number of points.
-GRID_QUERIES = 3
+GRID_QUERIES = 4  # points, their open accounts, the wallets, the sites' keep-power periods
 
 
 def tile_ids(client, **params) -> set[int]:

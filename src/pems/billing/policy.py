@@ -8,6 +8,7 @@ records the alarm level and events, and queues relay commands through
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -149,6 +150,19 @@ def _keep_power(locked: Account, balance: Money, thresholds: Thresholds) -> Keep
         return KeepPower(always=locked.keep_power)
     periods = KeepPowerPeriod.objects.filter(site_id=locked.tenant.site_id)
     return KeepPower(windows=tuple(period.window() for period in periods))
+
+
+def sites_keeping_power(site_ids: Iterable[int], now: datetime | None = None) -> set[int]:
+    """Which of the sites have a keep-power period in force at ``now`` (one query)."""
+    now = now or timezone.now()
+    periods = KeepPowerPeriod.objects.filter(site_id__in=list(site_ids)).select_related("site")
+    return {
+        period.site_id
+        for period in periods
+        if period.window().active_at(
+            now.astimezone(ZoneInfo(period.site.time_zone)), _SCHEDULE_CALENDAR
+        )
+    }
 
 
 def announce_alarm(locked: Account, credit: Money, now: datetime | None = None) -> AlarmLevel:

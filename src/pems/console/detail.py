@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from pems.accounts.models import Account
 from pems.billing.models import MeterCreditMirror, PrepaidEvent
+from pems.billing.policy import sites_keeping_power
 from pems.billing.recall import Recall, latest_recall
 from pems.billing.relays import open_account_of
 from pems.billing.tariffs import tariff_at
@@ -87,11 +88,12 @@ def point_detail(point: MeteringPoint) -> PointDetail:
     wallet, held = _balances(account)
     chart, today_energy = _chart(point, state)
     tariff = tariff_at(account, timezone.now()) if account is not None else None
+    kept = bool(sites_keeping_power([site_of(point).pk]))
     return PointDetail(
         point=point,
         state=state,
         account=account,
-        display=display_state(facts_of(state, account, point.fee_control, wallet)),
+        display=display_state(facts_of(state, account, point.fee_control, wallet, kept)),
         wallet=wallet,
         on_meter=held,
         credit=credit_of(point.fee_control, state, wallet),

@@ -59,6 +59,8 @@ class PointFacts:
     has_account: bool
     keep_power: bool
     alarm: AlarmLevel
+    #: A keep-power period of the site is in force and PEMS decides the point's relay.
+    kept_by_period: bool = False
 
 
 _ALARM_STATES = {
@@ -84,6 +86,8 @@ def display_state(facts: PointFacts) -> DisplayState:
         return DisplayState.NOT_OPENED
     if facts.keep_power or facts.forced_mode == FORCED_KEEP_POWER:
         return DisplayState.KEEP_POWER
+    if facts.kept_by_period and facts.alarm is AlarmLevel.DEPLETED:
+        return DisplayState.KEEP_POWER  # why a point in arrears keeps its power tonight
     return _ALARM_STATES[facts.alarm]
 
 
@@ -119,9 +123,17 @@ def money_alarm(
 
 
 def facts_of(
-    state: PointState | None, account: Account | None, fee_control: str, wallet: Decimal | None
+    state: PointState | None,
+    account: Account | None,
+    fee_control: str,
+    wallet: Decimal | None,
+    site_keeps_power: bool = False,
 ) -> PointFacts:
-    """Gather the facts of one point from rows already loaded (no query)."""
+    """Gather the facts of one point from rows already loaded (no query).
+
+    ``site_keeps_power``: a keep-power period of its site is in force now
+    (``billing.policy.sites_keeping_power``).
+    """
     alarm = AlarmLevel.NONE
     if account is not None:
         alarm = money_alarm(account, fee_control, state, wallet)
@@ -132,4 +144,5 @@ def facts_of(
         has_account=account is not None,
         keep_power=bool(account and account.keep_power),
         alarm=alarm,
+        kept_by_period=site_keeps_power and fee_control == FeeControl.SERVER_SIDE,
     )

@@ -18,6 +18,7 @@ from django.http import QueryDict
 
 from pems.access.scope import scoped, visible_sites
 from pems.accounts.models import Account, AccountMeteringPoint
+from pems.billing.policy import sites_keeping_power
 from pems.console.access import installed_points
 from pems.console.display import DisplayState, counted, credit_of, display_state, facts_of
 from pems.control.models import Command, CommandStatus
@@ -170,12 +171,14 @@ def build_grid(user: Any, grid_filter: GridFilter) -> Grid:
         ).values_list("account_id", "balance")
     )
     labels = {state: str(state.label) for state in DisplayState}
+    keeping = sites_keeping_power({p.meter.gateway.site_id for p in points})
     tiles = []
     for point in points:
         account = point.open_links[0].account if point.open_links else None
         state = getattr(point, "state", None)
         wallet = wallets.get(account.pk, Decimal("0.00")) if account is not None else None
-        shown = display_state(facts_of(state, account, point.fee_control, wallet))
+        kept = point.meter.gateway.site_id in keeping
+        shown = display_state(facts_of(state, account, point.fee_control, wallet, kept))
         tiles.append(
             Tile(
                 point=point,
