@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from io import StringIO
 
 import pytest
 from django.core.management import call_command
@@ -213,9 +214,28 @@ def test_pems_settle_reconciles_meter_side_points():
     assert "reconciled 0 meter-side point(s)" in _settle()
 
 
-def _settle():
-    from io import StringIO
+@pytest.mark.django_db
+def test_pems_status_says_how_current_the_mirror_is():
+    bought()  # a meter not read yet: not counted
+    _account, point = bought(key="s2")
+    relay_reading(point, True, T0 + LATER, credit="105.00")  # 5.00 PEMS did not send
+    _other, spending = bought(key="s3")
+    relay_reading(spending, True, T0 + LATER, credit="90.00")
+    assert "Meter-side credit: 2 points, 2 read since" in _status()
+    mirror.reconcile_due()
+    assert (
+        "Meter-side credit: 2 points, 0 read since their last reconciliation (pems settle "
+        "takes them), 1 holding credit PEMS did not send"
+    ) in _status()
 
+
+def _status():
+    out = StringIO()
+    call_command("status", stdout=out)
+    return out.getvalue()
+
+
+def _settle():
     out = StringIO()
     call_command("settle", stdout=out)
     return out.getvalue()

@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from pems.accounts.models import Account, AccountMeteringPoint
@@ -64,6 +64,32 @@ def points_due() -> QuerySet[AccountMeteringPoint]:
         .exclude(Exists(reconciled))
         .order_by("account_id", "metering_point_id")
     )
+
+
+@dataclass(frozen=True)
+class MirrorHealth:
+    """How current the meter-side mirror is, for ``pems status``."""
+
+    points: int  # open meter-side points whose meters report their credit
+    behind: int  # read since they were last reconciled (``pems settle`` takes them)
+    drifting: int  # whose meter holds credit PEMS did not send
+
+
+def health() -> MirrorHealth:
+    """Three counts over the open meter-side points."""
+    reporting = AccountMeteringPoint.objects.filter(
+        released_at__isnull=True,
+        account__status=Account.Status.OPEN,
+        metering_point__fee_control=FeeControl.METER_SIDE,
+        metering_point__state__remaining_credit__isnull=False,
+    )
+    drifting = MeterCreditMirror.objects.filter(
+        drift__gt=0,
+        account__status=Account.Status.OPEN,
+        point__account_links__account=F("account"),
+        point__account_links__released_at__isnull=True,
+    )
+    return MirrorHealth(reporting.count(), points_due().count(), drifting.count())
 
 
 def reconcile_due(limit: int = 500) -> int:

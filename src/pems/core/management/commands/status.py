@@ -1,4 +1,5 @@
-"""`pems status`: reading freshness per site and gateway, offline points, the command queue."""
+"""`pems status`: reading freshness per site and gateway, offline points, the command queue,
+and how current the meter-side credit mirror is."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from pems.billing import mirror
 from pems.collector.health import command_health, gateway_health
 
 
@@ -16,7 +18,7 @@ def _age(age: timedelta | None) -> str:
 
 
 class Command(BaseCommand):
-    help = "Show reading freshness, offline points and the command queue."
+    help = "Show reading freshness, offline points, the command queue and meter-side credit."
 
     def handle(self, *args: Any, **options: Any) -> None:
         now = timezone.now()
@@ -53,3 +55,10 @@ class Command(BaseCommand):
             f"Commands: {commands.pending} pending, {commands.sent} sent awaiting confirmation, "
             f"{commands.failed_last_day} failed in the last day; median latency {latency}"
         )
+        credit = mirror.health()
+        if credit.points:
+            self.stdout.write(
+                f"Meter-side credit: {credit.points} points, {credit.behind} read since their "
+                f"last reconciliation (pems settle takes them), {credit.drifting} holding credit "
+                "PEMS did not send"
+            )
