@@ -97,3 +97,18 @@ def test_only_managers_of_the_site_take_credit_over(shop, as_user):
     assert stranger.post(url(shop.account, "-takeover"), BODY).status_code == 404
     assert stranger.get(url(shop.account, "")).status_code == 404
     assert world() == before
+
+
+def test_an_account_shows_the_credit_on_its_meter_beside_its_balance(shop, as_user):
+    north = tenancy("North")  # server-side: everything in the wallet
+    reader = as_user(factories.staff_user("readonly", shop.site, north.site))
+    one = reader.get(f"/api/accounts/{shop.account.pk}").json()
+    assert (one["balance"], one["on_meter"]) == ("0.00", "100.00")
+    listed = {a["id"]: a for a in reader.get("/api/accounts").json()["items"]}
+    assert (listed[north.account.pk]["balance"], listed[north.account.pk]["on_meter"]) == (
+        "100.00",
+        "0.00",
+    )
+    PointState.objects.filter(point=shop.point).update(remaining_credit=Decimal("61.50"))
+    mirror.reconcile_due()  # 38.50 used on the meter
+    assert reader.get(f"/api/accounts/{shop.account.pk}").json()["on_meter"] == "61.50"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 
 from pems.accounts.models import Account, AccountMeteringPoint
 from pems.billing.models import PrepaidState
@@ -20,6 +21,21 @@ def wallet_balance(account_ref: str) -> Subquery:
         kind=LedgerAccount.Kind.WALLET, account_id=OuterRef(account_ref)
     )
     return Subquery(wallets.values("balance")[:1])
+
+
+def meter_credit(account_ref: str) -> Coalesce:
+    """What the account's meter-side meters hold by the ledger (sent or taken over, not yet
+    used as last reconciled), as a column: 0 for an account without one."""
+    held = (
+        LedgerAccount.objects.filter(
+            kind=LedgerAccount.Kind.METER_CREDIT, account_id=OuterRef(account_ref)
+        )
+        .values("account_id")
+        .annotate(total=Sum("balance"))
+        .values("total")
+    )
+    balance = LedgerAccount._meta.get_field("balance")
+    return Coalesce(Subquery(held[:1], output_field=balance), Value(0), output_field=balance)
 
 
 def points() -> QuerySet[MeteringPoint]:
@@ -49,6 +65,6 @@ def accounts() -> QuerySet[Account]:
     return (
         Account.objects.select_related("tenant__site", "prepaid_state")
         .prefetch_related("links")
-        .annotate(wallet_balance=wallet_balance("pk"))
+        .annotate(wallet_balance=wallet_balance("pk"), on_meter=meter_credit("pk"))
         .order_by("-opened_at", "-pk")
     )

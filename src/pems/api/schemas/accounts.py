@@ -61,6 +61,10 @@ class AccountOut(Schema):
     opened_at: datetime
     closed_at: datetime | None
     balance: DecimalOut
+    on_meter: DecimalOut = Field(
+        description="Credit on meter-side meters by the ledger (sent or taken over, not yet "
+        "used when last reconciled); balance + on_meter is all the tenant's credit."
+    )
     currency: str
     alarm_level: int
     alarm1_threshold: DecimalOut | None
