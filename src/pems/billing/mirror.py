@@ -37,7 +37,6 @@ from pems.domain.money import Money
 from pems.inventory.choices import FeeControl
 from pems.inventory.models import MeteringPoint
 from pems.ledger import chart
-from pems.ledger.models import LedgerAccount
 from pems.ledger.posting import LedgerError
 from pems.metering.models import EventKind, MeterEvent, PointState
 
@@ -200,7 +199,7 @@ def _compare(
     if not _has_server_side_points(locked):  # else the wallet's policy announces alarms
         # What the tenant can still use: the wallet, and what the meter holds by its own
         # account (drift included: the meter spends it before it trips).
-        held = _balances(chart.wallet_ref(locked), chart.meter_credit_ref(locked, point))
+        held = chart.balances(chart.wallet_ref(locked), chart.meter_credit_ref(locked, point))
         left = Money(sum(held) + drift, locked.tenant.site.currency)
         policy.announce_alarm(locked, left)
     return Mirrored(read_at, True, booked.expected, reported, booked.usage_booked, drift, flagged)
@@ -236,14 +235,6 @@ def _credit_changes(point_pk: int) -> _CreditChanges:
         confirmed_at=Max("completed_at", filter=Q(status=CommandStatus.CONFIRMED)),
     )
     return _CreditChanges(bool(found["clearing"]), bool(found["pushing"]), found["confirmed_at"])
-
-
-def _balances(*refs: LedgerAccount) -> list[Decimal]:
-    """The balances of ledger accounts by key, in one read (0 for one not yet opened)."""
-    found = dict(
-        LedgerAccount.objects.filter(key__in=[r.key for r in refs]).values_list("key", "balance")
-    )
-    return [found.get(r.key, Decimal(0)) for r in refs]
 
 
 def _has_server_side_points(account: Account) -> bool:

@@ -12,6 +12,7 @@ a row exists, and rows are never deleted.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
@@ -39,6 +40,14 @@ def opened(ref: LedgerAccount) -> LedgerAccount:
             )
     except IntegrityError:  # opened concurrently: use that one
         return LedgerAccount.objects.get(key=ref.key)
+
+
+def balances(*refs: LedgerAccount) -> list[Decimal]:
+    """The balances of the rows ``refs`` name, in one read; 0 for one not opened yet."""
+    found = dict(
+        LedgerAccount.objects.filter(key__in=[r.key for r in refs]).values_list("key", "balance")
+    )
+    return [found.get(r.key, Decimal(0)) for r in refs]
 
 
 def open_all(refs: Sequence[LedgerAccount]) -> None:

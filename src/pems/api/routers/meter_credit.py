@@ -118,7 +118,7 @@ def _credit_out(
         "reported": mirror.reported,
         "expected": mirror.expected,
         "drift": mirror.drift,
-        "on_meter": chart.meter_credit(account, point).balance,
+        "on_meter": chart.balances(chart.meter_credit_ref(account, point))[0],
         "reconciled_at": mirror.reconciled_at,
     }
 
