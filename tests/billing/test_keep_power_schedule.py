@@ -17,6 +17,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from pems.access.models import ApiToken
 from pems.accounts.actions import balance
 from pems.audit.models import AuditEvent
 from pems.billing import actions
@@ -24,7 +25,9 @@ from pems.billing.models import KeepPowerPeriod
 from pems.billing.policy import apply_policy, sites_keeping_power
 from pems.billing.settlement import settle_account
 from pems.control.models import Command
+from tests.api.conftest import TokenClient
 from tests.billing.scenarios import reading, server_side_tenant
+from tests.factories import SiteFactory, staff_user
 from tests.ledger.scenarios import cny
 
 pytestmark = pytest.mark.django_db
@@ -160,3 +163,30 @@ def test_the_sites_keeping_power_now():
     sites = [site.pk, other.tenant.site.pk]
     assert sites_keeping_power(sites, local(account, 2026, 3, 2, 23, 0)) == {site.pk}
     assert sites_keeping_power(sites, local(account, 2026, 3, 2, 12, 0)) == set()
+
+
+def test_the_api_lists_a_sites_keep_power_periods_in_one_statement_for_all_sites():
+    sites = [SiteFactory(), SiteFactory()]
+    KeepPowerPeriod.objects.create(site=sites[0], start=NIGHT, end=MORNING, on_weekends=False)
+    _token, secret = ApiToken.issue(staff_user("readonly", *sites), "tests")
+    client = TokenClient(secret)
+
+    one = client.get(f"/api/sites/{sites[0].pk}").json()
+    assert one["keep_power_periods"] == [
+        {
+            "start": "22:00:00",
+            "end": "08:00:00",
+            "on_workdays": True,
+            "on_weekends": False,
+            "on_holidays": True,
+            "reason": "",
+        }
+    ]
+    with CaptureQueriesContext(connection) as listed:
+        items = client.get("/api/sites").json()["items"]
+    assert {s["id"]: len(s["keep_power_periods"]) for s in items} == {
+        sites[0].pk: 1,
+        sites[1].pk: 0,
+    }
+    periods = [q for q in listed.captured_queries if "keeppowerperiod" in q["sql"]]
+    assert len(periods) == 1

@@ -1,4 +1,4 @@
-"""Sites the caller may see."""
+"""Sites the caller may see, with their keep-power periods."""
 
 from typing import Any
 
@@ -18,9 +18,13 @@ router = Router(tags=["sites"])
 @router.get("", response=list[SiteOut], summary="List sites")
 @paginate(Page)
 def list_sites(request: HttpRequest) -> Any:
-    return visible(Site.objects.order_by("name", "pk"), request)
+    return visible(_sites().order_by("name", "pk"), request)
 
 
 @router.get("/{site_id}", response={200: SiteOut, **READ_ERRORS}, summary="One site")
 def get_site(request: HttpRequest, site_id: int) -> Any:
-    return get_visible(Site.objects.all(), request, site_id, _("Site"))
+    return get_visible(_sites(), request, site_id, _("Site"))
+
+
+def _sites() -> Any:
+    return Site.objects.prefetch_related("keep_power_periods")

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
-from ninja import Schema
+from ninja import Field, Schema
 
 from pems.api.schemas.common import DecimalOut
+
+
+class KeepPowerPeriodOut(Schema):
+    """A time the site's meters are not tripped for lack of credit (保电时段), site clock."""
+
+    start: time
+    end: time = Field(description="The same as start: the whole day.")
+    on_workdays: bool
+    on_weekends: bool
+    on_holidays: bool = Field(description="Chinese statutory holidays.")
+    reason: str
 
 
 class SiteOut(Schema):
@@ -20,6 +31,11 @@ class SiteOut(Schema):
     default_alarm2_threshold: DecimalOut
     default_overdraft_limit: DecimalOut
     default_reconnect_minimum: DecimalOut
+    keep_power_periods: list[KeepPowerPeriodOut]
+
+    @staticmethod
+    def resolve_keep_power_periods(obj: Any) -> list[Any]:
+        return list(obj.keep_power_periods.all())  # prefetched by the router
 
 
 class LocationOut(Schema):
