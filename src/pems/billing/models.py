@@ -271,7 +271,7 @@ class KeepPowerPeriod(models.Model):
     class Meta:
         verbose_name = _("keep-power period")
         verbose_name_plural = _("keep-power periods")
-        ordering = ["site", "start"]
+        ordering = ["site_id", "start"]  # by id: the site's own order (name) would join it
         constraints = [
             FieldCheckConstraint(
                 condition=Q(on_workdays=True) | Q(on_weekends=True) | Q(on_holidays=True),

@@ -9,7 +9,6 @@ from ninja import Field, Schema
 from pydantic import StringConstraints
 
 from pems.api.schemas.common import (
-    Currency,
     DecimalIn,
     DecimalOut,
     IdempotencyKey,
@@ -17,7 +16,7 @@ from pems.api.schemas.common import (
     RequiredReason,
 )
 from pems.api.schemas.inventory import LocationOut
-from pems.api.schemas.sales import PurchaseIn
+from pems.api.schemas.sales import AmountIn, PurchaseIn
 
 #: More is a typing slip, not a tenancy (and a list that long would not fit one statement).
 MAX_POINTS_AN_ACCOUNT = 100
@@ -122,12 +121,16 @@ class AccountIn(Schema):
     reason: Reason = ""
 
 
+#: Which meter-side point of the account a meter-credit request is about.
+MeterSidePoint = Annotated[
+    int | None, Field(description="The meter-side metering point; empty: the account's only one.")
+]
+
+
 class RecallIn(Schema):
     """Recall the credit a meter-side meter holds: trip, read, clear, back to the balance."""
 
-    point: int | None = Field(
-        None, description="The meter-side metering point; empty: the account's only one."
-    )
+    point: MeterSidePoint = None
     reason: RequiredReason
     idempotency_key: IdempotencyKey | None = Field(
         None, description="Optional: a retried request with the same key recalls once."
@@ -172,15 +175,11 @@ class MeterCreditOut(Schema):
     reconciled_at: datetime
 
 
-class TakeoverIn(Schema):
-    """Take over credit found on a meter as the tenant's (never more than the drift PEMS
-    found once it has compared a reading; before any, the amount is the installer's)."""
+class TakeoverIn(AmountIn):
+    """Take over credit found on a meter as the tenant's: never more than the drift of the
+    last reading PEMS reconciled, and refused before its first."""
 
-    point: int | None = Field(
-        None, description="The meter-side metering point; empty: the account's only one."
-    )
-    amount: DecimalIn = Field(description='A decimal string, e.g. "120.00".')
-    currency: Currency = Field(description="Must be the site's currency, e.g. CNY.")
+    point: MeterSidePoint = None
     reason: RequiredReason
     idempotency_key: IdempotencyKey = Field(
         description="Unique per takeover: a retried request with the same key books once."

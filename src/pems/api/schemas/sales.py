@@ -22,9 +22,14 @@ from pems.ledger.models import Channel
 KEY_PREFIX = "api:"
 
 
-class PurchaseIn(Schema):
+class AmountIn(Schema):
+    """An amount of money in the site's currency (``api.money.money_of`` checks both)."""
+
     amount: DecimalIn = Field(description='A decimal string, e.g. "100.00".')
     currency: Currency = Field(description="Must be the site's currency, e.g. CNY.")
+
+
+class PurchaseIn(AmountIn):
     channel: Channel
     idempotency_key: IdempotencyKey = Field(
         description="Unique per sale: a retried request with the same key sells once."

@@ -28,7 +28,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'keep-power period',
                 'verbose_name_plural': 'keep-power periods',
-                'ordering': ['site', 'start'],
+                'ordering': ['site_id', 'start'],
                 'constraints': [pems.core.constraints.FieldCheckConstraint(condition=models.Q(('on_workdays', True), ('on_weekends', True), ('on_holidays', True), _connector='OR'), name='keep_power_period_some_day', report_on='on_workdays', violation_error_message='Tick at least one kind of day.')],
             },
         ),
