@@ -4,8 +4,7 @@ A meter-side meter spends its credit by itself; PEMS learns what it spent only
 from the remaining credit it reports. :func:`reconcile_due` takes every open
 meter-side point read since it was last reconciled and, once per reading:
 
-* books what the meter spent since PEMS last knew as revenue
-  (``credit.book_spending``);
+* books what the meter spent since PEMS last knew as revenue;
 * flags *drift*, credit the meter holds beyond what PEMS sent, as a
   ``credit_drift`` meter event when it appears or grows (never booked);
 * announces the tenant's alarm level from the credit left, wallet and meter
@@ -15,6 +14,8 @@ meter-side point read since it was last reconciled and, once per reading:
 A reading says nothing about a credit change confirmed after it was taken
 (a push, a clear): such a reading is passed over. While a clear is in flight
 nothing is reconciled: the recall books that meter itself.
+
+The work is done a chunk of accounts at a time (:mod:`pems.billing.reconcile_many`).
 """
 
 from __future__ import annotations
@@ -22,28 +23,22 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
-from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet
-from django.utils import timezone
+from django.db.models import Exists, F, OuterRef, QuerySet
 
 from pems.accounts.models import Account, AccountMeteringPoint
-from pems.billing import credit, policy
+from pems.billing import reconcile_many
 from pems.billing.models import MeterCreditMirror
-from pems.control.models import Command, CommandKind, CommandStatus
-from pems.domain.money import Money
+from pems.billing.reconcile_many import Mirrored
+from pems.domain.errors import DomainError
 from pems.inventory.choices import FeeControl
 from pems.inventory.models import MeteringPoint
-from pems.ledger import chart
 from pems.ledger.posting import LedgerError
-from pems.metering.models import EventKind, MeterEvent, PointState
+
+__all__ = ["Mirrored", "advance", "health", "points_due", "reconcile_due", "reconcile_point"]
 
 log = logging.getLogger(__name__)
-
-_CREDIT_CHANGES = [CommandKind.PUSH_CREDIT, CommandKind.CLEAR_CREDIT]
-_IN_FLIGHT = [CommandStatus.PENDING, CommandStatus.SENT]
 
 
 def points_due() -> QuerySet[AccountMeteringPoint]:
@@ -92,117 +87,45 @@ def health() -> MirrorHealth:
 
 
 def reconcile_due(limit: int = 500) -> int:
-    """Reconcile up to ``limit`` due points; returns how many were looked at.
+    """Reconcile up to ``limit`` due points, a chunk of accounts per transaction; returns how
+    many were looked at.
 
-    One point whose spending cannot be booked is logged with its reason and
-    never stops the others.
+    A chunk that cannot be booked whole (an entry refused, a key another run
+    used meanwhile) is taken again point by point; a point that still cannot is
+    logged with its reason and never stops the others.
     """
     due = list(points_due().values_list("account_id", "metering_point_id")[:limit])
-    for account_id, point_id in due:
+    for chunk in reconcile_many.chunks(due):
         try:
-            reconcile_point(Account(pk=account_id), MeteringPoint(pk=point_id))
-        except (credit.CreditError, LedgerError) as refused:
-            log.warning(
-                "meter credit not reconciled",
-                extra={"account": account_id, "point": point_id, "reason": str(refused)},
-            )
+            with transaction.atomic():
+                reconcile_many.reconcile_chunk(chunk, "reconcile")
+        except (LedgerError, DomainError):
+            for account_id, point_id in chunk:
+                _reconcile_alone(account_id, point_id)
     return len(due)
 
 
-@dataclass(frozen=True)
-class Mirrored:
-    """What reconciling one reading found; ``compared`` is False for a reading passed over."""
-
-    read_at: datetime
-    compared: bool
-    expected: Decimal | None = None
-    reported: Decimal | None = None
-    usage_booked: Decimal = Decimal(0)
-    drift: Decimal = Decimal(0)
-    drift_flagged: bool = False
+def _reconcile_alone(account_id: int, point_id: int) -> None:
+    try:
+        reconcile_point(Account(pk=account_id), MeteringPoint(pk=point_id))
+    except (LedgerError, DomainError) as refused:
+        log.warning(
+            "meter credit not reconciled",
+            extra={"account": account_id, "point": point_id, "reason": str(refused)},
+        )
 
 
 @transaction.atomic
 def reconcile_point(
-    account: Account, point: MeteringPoint, actor: Any = "reconcile"
+    account: Account, point: MeteringPoint, actor: str = "reconcile"
 ) -> Mirrored | None:
     """Reconcile the point's latest reading once; None when there is nothing new to take.
 
     The account row is locked first (as by every money action), so two runs
     at once take each reading once: the second finds the mirror moved on.
     """
-    locked = (
-        Account.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("tenant__site")
-        .get(pk=account.pk)
-    )
-    state = PointState.objects.filter(point_id=point.pk).first()
-    if not locked.is_open or state is None or state.read_at is None:
-        return None
-    if state.remaining_credit is None:  # the meter has not reported its credit yet
-        return None
-    mirror = MeterCreditMirror.objects.filter(account=locked, point_id=point.pk).first()
-    if mirror is not None and mirror.read_at >= state.read_at:
-        return None  # another run took this reading
-    changes = _credit_changes(point.pk)
-    if changes.clearing:
-        return None  # the recall books this meter when its clear is confirmed
-    point = MeteringPoint.objects.select_related("meter").get(pk=point.pk)
-    if changes.confirmed_at is not None and state.read_at <= changes.confirmed_at:
-        # The reading does not show that credit yet (or still shows what a clear
-        # removed): the gap would be booked as usage, or flagged as drift.
-        advance(locked, point, state.read_at)
-        return Mirrored(state.read_at, compared=False)
-    reading = (state.read_at, state.remaining_credit)
-    return _compare(locked, point, reading, mirror, changes.pushing, actor)
-
-
-def _compare(
-    locked: Account,
-    point: MeteringPoint,
-    reading: tuple[datetime, Decimal],
-    mirror: MeterCreditMirror | None,
-    pushing: bool,
-    actor: Any,
-) -> Mirrored:
-    """Book the reading's spending, flag new drift, record the mirror and the alarm level."""
-    read_at, reported = reading
-    booked = credit.book_spending(
-        locked,
-        point,
-        reported,
-        actor,
-        {"read_at": read_at.isoformat()},
-        idempotency_key=f"meter-usage:{point.pk}:{read_at.isoformat()}",
-    )
-    # A push in flight may already be on the meter: what looks like drift may be it.
-    drift = Decimal(0) if pushing else booked.drift
-    flagged = drift > (mirror.drift if mirror is not None else 0)
-    if flagged:
-        MeterEvent.objects.create(
-            point=point,
-            kind=EventKind.CREDIT_DRIFT,
-            at=read_at,
-            before={"expected": str(booked.expected)},
-            after={"meter": str(reported)},
-            detail=f"meter {point.meter.number} holds {drift} more credit than PEMS sent",
-        )
-        log.warning(
-            "meter credit drift",
-            extra={"point": point.pk, "meter": point.meter.number, "drift": str(drift)},
-        )
-    seen = {"read_at": read_at, "reported": reported, "expected": booked.expected, "drift": drift}
-    if mirror is None:
-        MeterCreditMirror.objects.create(account=locked, point=point, **seen)
-    else:
-        MeterCreditMirror.objects.filter(pk=mirror.pk).update(**seen, reconciled_at=timezone.now())
-    if not _has_server_side_points(locked):  # else the wallet's policy announces alarms
-        # What the tenant can still use: the wallet, and what the meter holds by its own
-        # account (drift included: the meter spends it before it trips).
-        held = chart.balances(chart.wallet_ref(locked), chart.meter_credit_ref(locked, point))
-        left = Money(sum(held) + drift, locked.tenant.site.currency)
-        policy.announce_alarm(locked, left)
-    return Mirrored(read_at, True, booked.expected, reported, booked.usage_booked, drift, flagged)
+    pair = (account.pk, point.pk)
+    return reconcile_many.reconcile_chunk([pair], actor).get(pair)
 
 
 def advance(locked: Account, point: MeteringPoint, to: datetime) -> None:
@@ -216,30 +139,3 @@ def advance(locked: Account, point: MeteringPoint, to: datetime) -> None:
     )
     if not created and mirror.read_at < to:
         MeterCreditMirror.objects.filter(pk=mirror.pk).update(read_at=to)
-
-
-@dataclass(frozen=True)
-class _CreditChanges:
-    """What the point's credit commands say about its latest reading."""
-
-    clearing: bool  # a clear is in flight
-    pushing: bool  # a push is in flight
-    confirmed_at: datetime | None  # the last push or clear confirmed
-
-
-def _credit_changes(point_pk: int) -> _CreditChanges:
-    in_flight = Q(status__in=_IN_FLIGHT)
-    found = Command.objects.filter(point_id=point_pk, kind__in=_CREDIT_CHANGES).aggregate(
-        clearing=Count("pk", filter=in_flight & Q(kind=CommandKind.CLEAR_CREDIT)),
-        pushing=Count("pk", filter=in_flight & Q(kind=CommandKind.PUSH_CREDIT)),
-        confirmed_at=Max("completed_at", filter=Q(status=CommandStatus.CONFIRMED)),
-    )
-    return _CreditChanges(bool(found["clearing"]), bool(found["pushing"]), found["confirmed_at"])
-
-
-def _has_server_side_points(account: Account) -> bool:
-    return AccountMeteringPoint.objects.filter(
-        account=account,
-        released_at__isnull=True,
-        metering_point__fee_control=FeeControl.SERVER_SIDE,
-    ).exists()

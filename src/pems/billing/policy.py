@@ -8,7 +8,7 @@ records the alarm level and events, and queues relay commands through
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +22,7 @@ from pems.billing.models import KeepPowerPeriod, PrepaidEvent, PrepaidState
 from pems.control import actions as control
 from pems.control.models import Command, CommandKind, CommandStatus
 from pems.core import rows
+from pems.core.bulk import update_many
 from pems.domain.calendar import DayCalendar
 from pems.domain.money import Money
 from pems.domain.policy import (
@@ -171,19 +172,50 @@ def announce_alarm(locked: Account, credit: Money, now: datetime | None = None) 
     For an account whose meter holds its credit and trips by itself
     (``billing.mirror``). Call with the account row locked.
     """
+    return announce_alarms([(locked, credit)], now)[locked.pk]
+
+
+def announce_alarms(
+    credits: Sequence[tuple[Account, Money]], now: datetime | None = None
+) -> dict[int, AlarmLevel]:
+    """:func:`announce_alarm` for many locked accounts, in the order given; the levels left.
+
+    An account may come more than once (one credit per meter): each is judged
+    in turn. One read of the states, one insert of the events, one write of the
+    states and one of the states new here.
+    """
     now = now or timezone.now()
-    state, _ = PrepaidState.objects.select_for_update().get_or_create(account=locked)
-    level, change = alarm_change(credit, thresholds_of(locked), AlarmLevel(state.alarm))
-    if change is not None:
-        _record(locked, None, change, now)
-    rows.update(PrepaidState, state.pk, alarm=level, balance=credit.amount, decided_at=now)
-    return level
+    if not credits:
+        return {}
+    ids = sorted({account.pk for account, _ in credits})
+    states = {
+        state.account_id: state
+        for state in PrepaidState.objects.select_for_update().filter(account_id__in=ids)
+    }
+    stored = set(states)
+    events = []
+    for account, credit in credits:
+        state = states.setdefault(account.pk, PrepaidState(account=account))
+        level, change = alarm_change(credit, thresholds_of(account), AlarmLevel(state.alarm))
+        if change is not None:
+            events.append(_event(account, None, change, now))
+        state.alarm, state.balance, state.decided_at = level, credit.amount, now
+    PrepaidEvent.objects.bulk_create(events)
+    PrepaidState.objects.bulk_create([s for pk, s in states.items() if pk not in stored])
+    update_many([states[pk] for pk in sorted(stored)], ["alarm", "balance", "decided_at"])
+    return {pk: AlarmLevel(state.alarm) for pk, state in states.items()}
 
 
 def _record(
     locked: Account, point: MeteringPoint | None, event: PolicyEvent, now: datetime
 ) -> None:
-    PrepaidEvent.objects.create(
+    _event(locked, point, event, now).save(force_insert=True)
+
+
+def _event(
+    locked: Account, point: MeteringPoint | None, event: PolicyEvent, now: datetime
+) -> PrepaidEvent:
+    return PrepaidEvent(
         account=locked,
         point=point,
         kind=event.kind,
