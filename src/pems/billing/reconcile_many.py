@@ -1,4 +1,4 @@
-"""Reconciling meter-side points many at a time: one transaction and a dozen statements a chunk.
+"""Reconciling meter-side points many at a time: one transaction and about 16 statements a chunk.
 
 Reconciling one point reads the account lock, the meter's latest reading, the
 mirror, the point's credit commands, two ledger balances and the prepaid
@@ -8,7 +8,7 @@ state: about twenty statements. Here a chunk of accounts shares each of them
 locked, in id order, as everywhere), the entries go in by
 :func:`pems.ledger.posting.post_many`, the mirrors and states by one write
 each — so a pass over the plaza's 242 points runs about 200 statements, not
-5,000, and a pass over 100,000 keeps up with the collector.
+5,000 (docs/benchmarks.md: 8× faster).
 
 The rules are :mod:`pems.billing.mirror`'s; one pair reconciled alone goes
 through the same code.
