@@ -167,13 +167,16 @@ def test_the_sites_keeping_power_now():
 
 def test_the_api_lists_a_sites_keep_power_periods_in_one_statement_for_all_sites():
     sites = [SiteFactory(), SiteFactory()]
-    KeepPowerPeriod.objects.create(site=sites[0], start=NIGHT, end=MORNING, on_weekends=False)
+    night = KeepPowerPeriod.objects.create(
+        site=sites[0], start=NIGHT, end=MORNING, on_weekends=False
+    )
     _token, secret = ApiToken.issue(staff_user("readonly", *sites), "tests")
     client = TokenClient(secret)
 
     one = client.get(f"/api/sites/{sites[0].pk}").json()
     assert one["keep_power_periods"] == [
         {
+            "id": night.pk,
             "start": "22:00:00",
             "end": "08:00:00",
             "on_workdays": True,

@@ -33,6 +33,7 @@ SITE_PATHS: dict[str, str] = {
     "metering.meterevent": "point__meter__gateway__site",
     "metering.dailyfreeze": "point__meter__gateway__site",
     "billing.tariff": "site",
+    "billing.keeppowerperiod": "site",
     "billing.prepaidstate": "account__tenant__site",
     "billing.prepaidevent": "account__tenant__site",
     "control.command": "point__meter__gateway__site",

@@ -9,6 +9,7 @@ from pems.console.views import (
     auth,
     batch,
     inventory,
+    keep_power,
     overview,
     point,
     tariffs,
@@ -65,6 +66,12 @@ urlpatterns = [
     path("tariffs/", tariffs.TariffListView.as_view(), name="tariffs"),
     path("tariffs/new/", tariffs.TariffCreateView.as_view(), name="tariff-new"),
     path("tariffs/<int:pk>/", tariffs.TariffDetailView.as_view(), name="tariff-detail"),
+    path("keep-power/", keep_power.KeepPowerView.as_view(), name="keep-power"),
+    path(
+        "keep-power/<int:pk>/remove/",
+        keep_power.KeepPowerRemoveView.as_view(),
+        name="keep-power-remove",
+    ),
     path("audit/", audit.AuditView.as_view(), name="audit"),
     path("audit/export.xlsx", audit.AuditExportView.as_view(), name="audit-export"),
 ]

@@ -1,15 +1,19 @@
-"""Sites the caller may see, with their keep-power periods."""
+"""Sites the caller may see, with their keep-power periods (added and removed here too)."""
 
 from typing import Any
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Router
+from ninja import Router, Status
 from ninja.pagination import paginate
 
-from pems.api.common import Page, get_visible, visible
-from pems.api.schemas.common import READ_ERRORS
-from pems.api.schemas.inventory import SiteOut
+from pems.access.roles import Capability
+from pems.api.common import Page, allow, caller, get_visible, visible
+from pems.api.errors import not_found, refusals
+from pems.api.schemas.common import READ_ERRORS, WRITE_ERRORS, Reason
+from pems.api.schemas.inventory import KeepPowerPeriodIn, KeepPowerPeriodOut, SiteOut
+from pems.billing.keep_power import PeriodSpec, add_period, remove_period
+from pems.billing.models import KeepPowerPeriod
 from pems.inventory.models import Site
 
 router = Router(tags=["sites"])
@@ -24,6 +28,36 @@ def list_sites(request: HttpRequest) -> Any:
 @router.get("/{site_id}", response={200: SiteOut, **READ_ERRORS}, summary="One site")
 def get_site(request: HttpRequest, site_id: int) -> Any:
     return get_visible(_sites(), request, site_id, _("Site"))
+
+
+@router.post(
+    "/{site_id}/keep-power-periods",
+    response={201: KeepPowerPeriodOut, **WRITE_ERRORS},
+    summary="Add a keep-power period (保电时段): no meter of the site tripped for lack of credit",
+)
+def add_keep_power_period(request: HttpRequest, site_id: int, body: KeepPowerPeriodIn) -> Any:
+    site = get_visible(Site.objects.all(), request, site_id, _("Site"))
+    allow(request, Capability.CONTROL, site.pk)
+    spec = PeriodSpec(**body.dict())
+    with refusals():
+        return Status(201, add_period(site, spec, caller(request)))
+
+
+@router.delete(
+    "/{site_id}/keep-power-periods/{period_id}",
+    response={204: None, **WRITE_ERRORS},
+    summary="Remove a keep-power period; the credit decides again from the next settle pass",
+)
+def remove_keep_power_period(
+    request: HttpRequest, site_id: int, period_id: int, reason: Reason = ""
+) -> Any:
+    site = get_visible(Site.objects.all(), request, site_id, _("Site"))
+    allow(request, Capability.CONTROL, site.pk)
+    try:
+        remove_period(KeepPowerPeriod(site=site, pk=period_id), caller(request), reason)
+    except KeepPowerPeriod.DoesNotExist:
+        raise not_found(_("Keep-power period"), period_id) from None
+    return Status(204, None)
 
 
 def _sites() -> Any:

@@ -3,16 +3,43 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Any
+from typing import Annotated, Any
 
 from ninja import Field, Schema
+from pydantic import AfterValidator
 
-from pems.api.schemas.common import DecimalOut
+from pems.api.schemas.common import DecimalOut, Reason
+
+
+def _site_clock(value: time) -> time:
+    """A wall-clock time of the site, to the minute (what a period is set in)."""
+    if value.tzinfo is not None:
+        raise ValueError("a time of the site's own clock, without an offset (HH:MM)")
+    if value.second or value.microsecond:
+        raise ValueError("whole minutes (HH:MM)")
+    return value
+
+
+SiteClock = Annotated[time, AfterValidator(_site_clock)]
+
+
+class KeepPowerPeriodIn(Schema):
+    """A new keep-power period: from–until on the site's clock, on the kinds of day ticked."""
+
+    start: SiteClock
+    end: SiteClock = Field(
+        description="The same as start: the whole day. Before start: ends the next day."
+    )
+    on_workdays: bool = True
+    on_weekends: bool = True
+    on_holidays: bool = Field(True, description="Chinese statutory holidays.")
+    reason: Reason
 
 
 class KeepPowerPeriodOut(Schema):
     """A time the site's meters are not tripped for lack of credit (保电时段), site clock."""
 
+    id: int
     start: time
     end: time = Field(description="The same as start: the whole day.")
     on_workdays: bool
