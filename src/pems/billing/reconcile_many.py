@@ -163,13 +163,9 @@ def _compare(
     }
     alarmed = _meter_side_only({r.account.pk: r.account for r in found})
     wallet_refs = {pk: chart.wallet_ref(account) for pk, account in alarmed.items()}
-    balances = dict(
-        zip(
-            [*held_refs, *wallet_refs],
-            chart.balances(*held_refs.values(), *wallet_refs.values()),
-            strict=True,
-        )
-    )
+    read = chart.balances(*held_refs.values(), *wallet_refs.values())  # one statement
+    held = dict(zip(held_refs, read[: len(held_refs)], strict=True))
+    wallets = dict(zip(wallet_refs, read[len(held_refs) :], strict=True))
     # A reading's usage is booked once: a key already used (a mirror row lost) books nothing.
     used = _used_keys([usage_key(r.point.pk, r.read_at) for r in found])
     now = timezone.now()
@@ -178,7 +174,7 @@ def _compare(
     for r in found:
         pair = (r.account.pk, r.point.pk)
         change = changes.get(r.point.pk, _CreditChanges())
-        expected = balances[pair] - (change.pushing or 0)
+        expected = held[pair] - (change.pushing or 0)
         spent = max(expected - r.reported, Decimal(0))
         if usage_key(r.point.pk, r.read_at) in used:
             spent = Decimal(0)
@@ -193,7 +189,7 @@ def _compare(
         if r.account.pk in alarmed:
             # What the tenant can still use: the wallet, and what the meter holds by its own
             # account (drift included: the meter spends it before it trips).
-            left = balances[r.account.pk] + balances[pair] - spent + drift
+            left = wallets[r.account.pk] + held[pair] - spent + drift
             credits.append((r.account, Money(left, r.account.tenant.site.currency)))
         done[pair] = Mirrored(r.read_at, True, expected, r.reported, spent, drift, flagged)
     post_many(entries, actor)
