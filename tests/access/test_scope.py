@@ -55,6 +55,13 @@ def test_a_login_without_a_role_sees_nothing(two_sites):
         ("manager", Capability.REFUND, True),
         ("manager", Capability.STAFF, False),
         ("admin", Capability.STAFF, True),
+        # A site's defaults extend credit to every tenant: managers and administrators only.
+        ("manager", Capability.SITE_DEFAULTS, True),
+        ("admin", Capability.SITE_DEFAULTS, True),
+        ("operator", Capability.SITE_DEFAULTS, False),
+        ("cashier", Capability.SITE_DEFAULTS, False),
+        ("readonly", Capability.SITE_DEFAULTS, False),
+        ("operator", Capability.THRESHOLDS, True),
     ],
 )
 def test_roles_grant_capabilities(two_sites, role, capability, allowed):

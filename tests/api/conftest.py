@@ -36,6 +36,9 @@ class TokenClient:
             path, body, content_type="application/json", headers=self._headers()
         )
 
+    def put(self, path: str, body: Any) -> Any:
+        return self.client.put(path, body, content_type="application/json", headers=self._headers())
+
     def delete(self, path: str) -> Any:
         return self.client.delete(path, headers=self._headers())
 

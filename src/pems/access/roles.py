@@ -27,6 +27,10 @@ class Capability(models.TextChoices):
     CLOSE_ACCOUNT = "close_account", _("close an account")
     TARIFF = "tariff", _("create tariffs and change an account's tariff")
     THRESHOLDS = "thresholds", _("set alarm thresholds")
+    SITE_DEFAULTS = (
+        "site_defaults",
+        _("set a site's default alarm thresholds, overdraft limit and reconnect minimum"),
+    )
     CONTROL = "control", _("trip, close, keep power, resume prepaid, push settings")
     REPLACE_METER = "replace_meter", _("replace a meter")
     INVENTORY = "inventory", _("import and edit gateways and meters")
@@ -38,7 +42,9 @@ _C = Capability
 _EVERYONE = {_C.VIEW, _C.EXPORT}
 
 #: Role → capabilities. Money actions stay with cashiers and managers; switching
-#: meters with operators and managers; nobody but an administrator manages staff.
+#: meters with operators and managers; a site's defaults with managers (its overdraft
+#: limit extends credit to every tenant without one of their own); nobody but an
+#: administrator manages staff.
 GRANTS: dict[Role, frozenset[Capability]] = {
     Role.ADMIN: frozenset(Capability),
     Role.MANAGER: frozenset(set(Capability) - {_C.STAFF}),

@@ -7,11 +7,12 @@ event in the same transaction. Money arrives as ``Money``, never a float.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,7 +22,7 @@ from pems.accounts.models import Account, AccountMeteringPoint, Tenant
 from pems.audit.log import diff, record, snapshot
 from pems.domain.fees import split_top_up
 from pems.domain.money import Money
-from pems.inventory.models import MeteringPoint
+from pems.inventory.models import MeteringPoint, Site
 from pems.ledger import chart
 from pems.ledger.models import JournalEntry, LedgerAccount
 from pems.ledger.posting import LedgerError, Posted, mirror, post
@@ -285,6 +286,92 @@ def set_thresholds(
     return locked
 
 
+#: A site's defaults (the fields :func:`set_site_thresholds` takes) → the account field
+#: each stands in for when an account leaves its own empty.
+SITE_DEFAULTS = {
+    "default_alarm1_threshold": "alarm1_threshold",
+    "default_alarm2_threshold": "alarm2_threshold",
+    "default_overdraft_limit": "overdraft_limit",
+    "default_reconnect_minimum": "reconnect_minimum",
+}
+#: How many accounts a refusal names before it says "…".
+_NAMED = 5
+
+
+@dataclass(frozen=True)
+class SiteDefaults:
+    """A site as saved by :func:`set_site_thresholds`, and which defaults changed value."""
+
+    site: Site
+    changed: frozenset[str]  # names from SITE_DEFAULTS
+
+
+@transaction.atomic
+def set_site_thresholds(site: Site, actor: Any, reason: str, **values: Decimal) -> SiteDefaults:
+    """Change a site's default alarm 1/2, overdraft limit or reconnect minimum; audited.
+
+    The defaults apply to every account of the site without a value of its own
+    (:meth:`Account.effective_thresholds`). Validated as the model does, by field
+    (alarm 1 above alarm 2, nothing negative, two decimal places), and refused
+    when a new default alarm would sit on the wrong side of an alarm that an
+    open account sets itself. A refusal writes nothing.
+    """
+    if unknown := set(values) - SITE_DEFAULTS.keys():
+        raise AccountActionError(
+            _("Not a site default: %(names)s.") % {"names": ", ".join(sorted(unknown))}
+        )
+    if not reason.strip():
+        raise ValidationError({"reason": _("Say why: the reason is kept in the audit log.")})
+    locked = Site.objects.select_for_update(no_key=True).get(pk=site.pk)
+    before = snapshot(locked)
+    for name, value in values.items():
+        setattr(locked, name, value)
+    locked.full_clean()
+    changes = diff(before, snapshot(locked))
+    _check_accounts_own_alarms(locked, changes.keys())
+    locked.save(update_fields=[*values, "updated_at"])
+    record(actor, "site.thresholds", locked, changes, reason)
+    return SiteDefaults(locked, frozenset(changes.keys() & SITE_DEFAULTS.keys()))
+
+
+def _check_accounts_own_alarms(site: Site, changed: Collection[str]) -> None:
+    """Refuse new default alarms that an open account's own other alarm would cross.
+
+    An account with only alarm 2 of its own needs the default alarm 1 above it
+    (and the other way round), or its meter would warn out of order.
+    """
+    open_here = Account.objects.filter(tenant__site=site, status=Account.Status.OPEN)
+    crossed = {
+        "default_alarm1_threshold": (
+            open_here.filter(
+                alarm1_threshold__isnull=True,
+                alarm2_threshold__gte=site.default_alarm1_threshold,
+            ),
+            "alarm2_threshold",
+            _("Alarm 1 must stay above the alarm 2 these accounts set themselves: %(accounts)s."),
+        ),
+        "default_alarm2_threshold": (
+            open_here.filter(
+                alarm2_threshold__isnull=True,
+                alarm1_threshold__lte=site.default_alarm2_threshold,
+            ),
+            "alarm1_threshold",
+            _("Alarm 2 must stay below the alarm 1 these accounts set themselves: %(accounts)s."),
+        ),
+    }
+    errors = {}
+    for field, (accounts, own, message) in crossed.items():
+        if field not in changed:
+            continue
+        found = list(accounts.order_by("pk").values_list("pk", "tenant__name", own)[: _NAMED + 1])
+        if found:
+            named = [f"{tenant} (#{pk}: {value})" for pk, tenant, value in found[:_NAMED]]
+            listed = ", ".join(named) + (", …" if len(found) > _NAMED else "")
+            errors[field] = message % {"accounts": listed}
+    if errors:
+        raise ValidationError(errors)
+
+
 @dataclass(frozen=True)
 class Closing:
     """A closed account and its final settlement (refunded > 0, collected > 0, or neither)."""
@@ -357,6 +444,7 @@ __all__ = [
     "Closing",
     "LedgerError",
     "Recharge",
+    "SiteDefaults",
     "balance",
     "close_account",
     "lock_open",
@@ -365,5 +453,6 @@ __all__ = [
     "recharge_locked",
     "refund",
     "reverse",
+    "set_site_thresholds",
     "set_thresholds",
 ]

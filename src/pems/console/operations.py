@@ -25,12 +25,13 @@ from django.utils.translation import pgettext_lazy
 from pems.accounts import actions as accounts
 from pems.accounts.models import Account, Tenant
 from pems.billing import actions as billing
-from pems.billing import recall, relays, takeover
+from pems.billing import recall, relays, site_defaults, takeover
 from pems.billing.credit import CreditError
 from pems.billing.models import Tariff
 from pems.billing.policy import apply_policy
 from pems.billing.relays import RelayRefused
 from pems.billing.replacement import FinalReading, Replacement, replace_meter
+from pems.billing.site_defaults import meter_thresholds
 from pems.billing.tariffs import TariffChangeRefused, assign_tariff, priced, tariff_at
 from pems.control import actions as control
 from pems.control.models import Command, CommandKind
@@ -38,7 +39,7 @@ from pems.domain.errors import DomainError
 from pems.domain.money import Money
 from pems.domain.tou import Rate
 from pems.inventory.choices import FeeControl
-from pems.inventory.models import MeteringPoint
+from pems.inventory.models import MeteringPoint, Site
 from pems.ledger.models import JournalEntry
 from pems.ledger.posting import LedgerError
 
@@ -151,15 +152,6 @@ def push_prices(
     )
 
 
-def meter_thresholds(account: Account) -> dict[str, str]:
-    values = account.effective_thresholds()
-    return {
-        "alarm1": str(values["alarm1"]),
-        "alarm2": str(values["alarm2"]),
-        "overdraft": str(values["overdraft"]),
-    }
-
-
 def push_thresholds(point: MeteringPoint, actor: Any, reason: str, key: str) -> Command:
     """Queue the account's alarm thresholds and overdraft limit to a meter-side meter."""
     account = meter_side_account(point)
@@ -191,6 +183,15 @@ def set_thresholds(
     accounts.set_thresholds(account, actor, reason, **values)
     apply_policy(account, actor=actor)
     return [push_thresholds(p, actor, reason, key) for p in meter_side_points(account)]
+
+
+def set_site_thresholds(
+    site: Site, values: dict[str, Decimal], actor: Any, reason: str, key: str
+) -> list[Command]:
+    """Change a site's defaults; tell the meter-side meters that hold a changed one."""
+    return site_defaults.set_site_thresholds(
+        site, values, actor, reason, lambda point: command_key(key, point, CommandKind.SET_ALARMS)
+    )
 
 
 @transaction.atomic

@@ -12,6 +12,7 @@ from pems.console.views import (
     keep_power,
     overview,
     point,
+    site_defaults,
     tariffs,
 )
 
@@ -72,6 +73,7 @@ urlpatterns = [
         keep_power.KeepPowerRemoveView.as_view(),
         name="keep-power-remove",
     ),
+    path("site-defaults/", site_defaults.SiteDefaultsView.as_view(), name="site-defaults"),
     path("audit/", audit.AuditView.as_view(), name="audit"),
     path("audit/export.xlsx", audit.AuditExportView.as_view(), name="audit-export"),
 ]

@@ -1,5 +1,8 @@
-"""Sites the caller may see, with their keep-power periods (added and removed here too)."""
+"""Sites the caller may see, with their keep-power periods (added and removed here too)
+and their default thresholds (changed here by managers)."""
 
+import uuid
+from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest
@@ -8,12 +11,20 @@ from ninja import Router, Status
 from ninja.pagination import paginate
 
 from pems.access.roles import Capability
+from pems.accounts.actions import SITE_DEFAULTS
 from pems.api.common import Page, allow, caller, get_visible, visible
 from pems.api.errors import not_found, refusals
 from pems.api.schemas.common import READ_ERRORS, WRITE_ERRORS, Reason
-from pems.api.schemas.inventory import KeepPowerPeriodIn, KeepPowerPeriodOut, SiteOut
+from pems.api.schemas.inventory import (
+    KeepPowerPeriodIn,
+    KeepPowerPeriodOut,
+    SiteDefaultsIn,
+    SiteDefaultsOut,
+    SiteOut,
+)
 from pems.billing.keep_power import PeriodSpec, add_period, remove_period
 from pems.billing.models import KeepPowerPeriod
+from pems.billing.site_defaults import set_site_thresholds
 from pems.inventory.models import Site
 
 router = Router(tags=["sites"])
@@ -58,6 +69,30 @@ def remove_keep_power_period(
     except KeepPowerPeriod.DoesNotExist:
         raise not_found(_("Keep-power period"), period_id) from None
     return Status(204, None)
+
+
+@router.put(
+    "/{site_id}/default-thresholds",
+    response={200: SiteDefaultsOut, **WRITE_ERRORS},
+    summary="Set a site's default alarm thresholds, overdraft limit and reconnect minimum",
+)
+def set_default_thresholds(request: HttpRequest, site_id: int, body: SiteDefaultsIn) -> Any:
+    site = get_visible(Site.objects.all(), request, site_id, _("Site"))
+    allow(request, Capability.SITE_DEFAULTS, site.pk)
+    # The body names each default as an account names its own value (SITE_DEFAULTS), and so
+    # do the refusals: ``default_alarm1_threshold`` is answered as ``alarm1_threshold``.
+    values = {name: Decimal(getattr(body, field)) for name, field in SITE_DEFAULTS.items()}
+    # A PUT of the values in force changes nothing and queues nothing: one key per request.
+    request_id = uuid.uuid4().hex
+    with refusals(renames=SITE_DEFAULTS):
+        told = set_site_thresholds(
+            site,
+            values,
+            caller(request),
+            body.reason,
+            lambda point: f"api:site-defaults:{request_id}:{point.pk}",
+        )
+    return {"site": _sites().get(pk=site.pk), "meters_told": len(told)}
 
 
 def _sites() -> Any:

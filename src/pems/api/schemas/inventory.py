@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from ninja import Field, Schema
 from pydantic import AfterValidator
 
-from pems.api.schemas.common import DecimalOut, Reason
+from pems.api.schemas.common import DecimalIn, DecimalOut, Reason, RequiredReason
 
 
 def _site_clock(value: time) -> time:
@@ -63,6 +63,27 @@ class SiteOut(Schema):
     @staticmethod
     def resolve_keep_power_periods(obj: Any) -> list[Any]:
         return list(obj.keep_power_periods.all())  # prefetched by the router
+
+
+class SiteDefaultsIn(Schema):
+    """A site's default thresholds: each applies to every account without one of its own."""
+
+    alarm1_threshold: DecimalIn = Field(description="Alarm 1 below this credit; above alarm 2.")
+    alarm2_threshold: DecimalIn = Field(description="Alarm 2 below this credit.")
+    overdraft_limit: DecimalIn = Field(description="Credit a tenant may use below zero.")
+    reconnect_minimum: DecimalIn = Field(
+        description="A tripped meter is closed again once the credit is above this."
+    )
+    reason: RequiredReason
+
+
+class SiteDefaultsOut(Schema):
+    """The site as saved, and how many meter-side meters were sent the new thresholds."""
+
+    site: SiteOut
+    meters_told: int = Field(
+        description="SET_ALARMS commands queued: meter-side meters relying on a changed default."
+    )
 
 
 class LocationOut(Schema):
