@@ -39,6 +39,11 @@ class TokenClient:
     def put(self, path: str, body: Any) -> Any:
         return self.client.put(path, body, content_type="application/json", headers=self._headers())
 
+    def patch(self, path: str, body: Any) -> Any:
+        return self.client.patch(
+            path, body, content_type="application/json", headers=self._headers()
+        )
+
     def delete(self, path: str) -> Any:
         return self.client.delete(path, headers=self._headers())
 

@@ -7,6 +7,7 @@ from ninja import NinjaAPI, Swagger
 from pems.api import errors
 from pems.api.auth import AUTH
 from pems.api.routers import (
+    account_settings,
     accounts,
     commands,
     events,
@@ -18,6 +19,7 @@ from pems.api.routers import (
     recharges,
     refunds,
     sites,
+    tariffs,
     tenants,
 )
 
@@ -46,6 +48,8 @@ for prefix, module in [
     ("/tenants", tenants),
     ("/accounts", accounts),
     ("/accounts", meter_credit),
+    ("/accounts", account_settings),
+    ("/tariffs", tariffs),
     ("/recharges", recharges),
     ("/refunds", refunds),
     ("/commands", commands),

@@ -15,9 +15,10 @@ from django.utils.translation import gettext as _
 from pems.accounts.models import Account
 from pems.audit.log import record
 from pems.billing.models import AccountTariff, SettlementCursor, Tariff, TariffRevision
-from pems.domain.errors import CalendarRangeError
+from pems.domain.errors import CalendarRangeError, DomainError
 from pems.domain.quantities import Unit
 from pems.domain.tariff import Tariff as PricedTariff
+from pems.domain.tariff import TariffVersion
 from pems.domain.tariff_file import load_tariff
 from pems.inventory.choices import Utility
 from pems.inventory.models import Site
@@ -57,6 +58,34 @@ def parse(document: str, site: Site, source: str = "<tariff>") -> PricedTariff:
             }
         )
     return parsed
+
+
+def readable(tariff: Tariff) -> tuple[PricedTariff | None, str]:
+    """The stored document parsed, or None and why the parser no longer accepts it."""
+    try:
+        return priced(tariff), ""
+    except DomainError as error:
+        return None, error.message.text(_)
+    except TariffChangeRefused as error:  # e.g. the site now sells in another currency
+        return None, str(error)
+
+
+#: Where a version stands at a moment: not started yet, the latest started, replaced since.
+SCHEDULED, IN_FORCE, SUPERSEDED = "scheduled", "in-force", "superseded"
+
+
+def version_states(parsed: PricedTariff, now: datetime) -> list[tuple[TariffVersion, str]]:
+    """The versions, oldest first, each with where it stands at ``now``."""
+    versions = sorted(parsed.versions, key=lambda v: v.effective_from)
+    started = [v for v in versions if v.effective_from <= now]
+    current = started[-1].id if started else None
+    return [
+        (
+            v,
+            SCHEDULED if v.effective_from > now else (IN_FORCE if v.id == current else SUPERSEDED),
+        )
+        for v in versions
+    ]
 
 
 @transaction.atomic

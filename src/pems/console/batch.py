@@ -15,8 +15,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from pems.access.roles import Capability
+from pems.billing.meter_settings import MeterSettingRefused
 from pems.console import operations
-from pems.console.operations import OperationRefused
 from pems.control.models import Command
 from pems.inventory.models import MeteringPoint
 
@@ -92,7 +92,7 @@ def plan(name: str, points: list[MeteringPoint]) -> list[PlanRow]:
                 account = operations.meter_side_account(point)
                 if name == "push-prices":
                     operations.meter_prices(account, timezone.now())
-            except OperationRefused as exc:
+            except MeterSettingRefused as exc:
                 skipped = str(exc)
         rows.append(PlanRow(point, skipped))
     return rows

@@ -19,39 +19,34 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
-from django.utils.translation import pgettext_lazy
 
 from pems.accounts import actions as accounts
 from pems.accounts.models import Account, Tenant
 from pems.billing import actions as billing
-from pems.billing import recall, relays, site_defaults, takeover
+from pems.billing import meter_settings, recall, relays, site_defaults, takeover
 from pems.billing.credit import CreditError
+from pems.billing.meter_settings import MeterSettingRefused
 from pems.billing.models import Tariff
-from pems.billing.policy import apply_policy
 from pems.billing.relays import RelayRefused
 from pems.billing.replacement import FinalReading, Replacement, replace_meter
-from pems.billing.site_defaults import meter_thresholds
-from pems.billing.tariffs import TariffChangeRefused, assign_tariff, priced, tariff_at
+from pems.billing.tariffs import TariffChangeRefused
 from pems.control import actions as control
 from pems.control.models import Command, CommandKind
 from pems.domain.errors import DomainError
 from pems.domain.money import Money
-from pems.domain.tou import Rate
-from pems.inventory.choices import FeeControl
 from pems.inventory.models import MeteringPoint, Site
 from pems.ledger.models import JournalEntry
 from pems.ledger.posting import LedgerError
 
 
-class OperationRefused(Exception):
+class OperationRefused(MeterSettingRefused):
     """The operation cannot be done as asked; the message tells the person why."""
 
 
 #: Every refusal a domain action may answer with; the console shows the message
 #: next to the form and nothing has changed (each action runs in one transaction).
 REFUSALS: tuple[type[Exception], ...] = (
-    OperationRefused,
+    MeterSettingRefused,  # and OperationRefused
     RelayRefused,
     accounts.AccountActionError,
     LedgerError,
@@ -61,14 +56,6 @@ REFUSALS: tuple[type[Exception], ...] = (
     DomainError,
     ValidationError,
 )
-
-#: The TOU rates as a person reads them (尖/峰/平/谷).
-RATE_LABELS = {
-    Rate.SHARP: pgettext_lazy("TOU rate", "sharp"),
-    Rate.PEAK: pgettext_lazy("TOU rate", "peak"),
-    Rate.FLAT: pgettext_lazy("TOU rate", "flat"),
-    Rate.VALLEY: pgettext_lazy("TOU rate", "valley"),
-}
 
 #: Commands a person may cancel while pending; a credit push goes with its sale's reversal.
 CANCELLABLE = [
@@ -104,85 +91,38 @@ def relay(point: MeteringPoint, name: str, actor: Any, reason: str, key: str) ->
 
 def meter_prices(account: Account, at: datetime) -> dict[str, str]:
     """The four rates a meter-side meter needs from the account's tariff in force at ``at``."""
-    tariff = tariff_at(account, at)
-    if tariff is None:
-        raise OperationRefused(_("The account has no tariff in force; set one first."))
-    version = priced(tariff).version_at(at)
-    if version.tiers is not None:
-        raise OperationRefused(
-            _("%(tariff)s has tiers, which a meter cannot apply: use server-side fee control.")
-            % {"tariff": tariff.name}
-        )
-    flat = version.prices.get(Rate.FLAT)
-    prices = {}
-    for rate in Rate:
-        price = version.prices.get(rate, flat)
-        if price is None:
-            raise OperationRefused(
-                _("%(tariff)s has no %(rate)s price.")
-                % {"tariff": tariff.name, "rate": RATE_LABELS[rate]}
-            )
-        prices[rate.value] = str(price)
-    return prices
+    return meter_settings.meter_prices(account, at)
 
 
 def meter_side_account(point: MeteringPoint) -> Account:
-    if point.fee_control != FeeControl.METER_SIDE:
-        raise OperationRefused(_("Only a meter-side meter keeps prices and thresholds."))
-    account = relays.open_account_of(point)
-    if account is None:
-        raise OperationRefused(_("No open account pays for this point."))
-    return account
+    return meter_settings.meter_side_account(point)
 
 
 def push_prices(
     point: MeteringPoint, actor: Any, reason: str, key: str, at: datetime | None = None
 ) -> Command:
     """Queue the tariff's rates to a meter-side meter (not before ``at`` when given)."""
-    account = meter_side_account(point)
-    when = at or timezone.now()
-    return control.enqueue(
-        point,
-        CommandKind.SET_PRICES,
-        meter_prices(account, when),
-        idempotency_key=command_key(key, point, CommandKind.SET_PRICES),
-        not_before=at if at is not None and at > timezone.now() else None,
-        actor=actor,
-        reason=reason,
-    )
+    command = command_key(key, point, CommandKind.SET_PRICES)
+    return meter_settings.push_prices(point, actor, reason, command, at=at)
 
 
 def push_thresholds(point: MeteringPoint, actor: Any, reason: str, key: str) -> Command:
     """Queue the account's alarm thresholds and overdraft limit to a meter-side meter."""
-    account = meter_side_account(point)
-    return control.enqueue(
-        point,
-        CommandKind.SET_ALARMS,
-        meter_thresholds(account),
-        idempotency_key=command_key(key, point, CommandKind.SET_ALARMS),
-        actor=actor,
-        reason=reason,
-    )
+    command = command_key(key, point, CommandKind.SET_ALARMS)
+    return meter_settings.push_thresholds(point, actor, reason, command)
 
 
 def meter_side_points(account: Account) -> list[MeteringPoint]:
-    return list(
-        MeteringPoint.objects.filter(
-            account_links__account=account,
-            account_links__released_at__isnull=True,
-            fee_control=FeeControl.METER_SIDE,
-        )
-    )
+    return meter_settings.meter_side_points(account)
 
 
-@transaction.atomic
 def set_thresholds(
     account: Account, values: dict[str, Decimal | None], actor: Any, reason: str, key: str
 ) -> list[Command]:
     """Change the thresholds, let the policy judge the balance again, tell meter-side meters."""
-    accounts.set_thresholds(account, actor, reason, **values)
-    apply_policy(account, actor=actor)
-    return [push_thresholds(p, actor, reason, key) for p in meter_side_points(account)]
+    return meter_settings.set_thresholds(
+        account, values, actor, reason, lambda p: command_key(key, p, CommandKind.SET_ALARMS)
+    )
 
 
 def set_site_thresholds(
@@ -194,14 +134,19 @@ def set_site_thresholds(
     )
 
 
-@transaction.atomic
 def set_tariff(
     account: Account, tariff: Tariff, effective_from: datetime, actor: Any, reason: str, key: str
 ) -> list[Command]:
     """Assign the tariff; meter-side meters get its rates when it takes effect."""
-    assign_tariff(account, tariff, effective_from, actor, reason)
-    points = meter_side_points(account)
-    return [push_prices(p, actor, reason, key, at=effective_from) for p in points]
+    _assignment, commands = meter_settings.set_tariff(
+        account,
+        tariff,
+        effective_from,
+        actor,
+        reason,
+        lambda p: command_key(key, p, CommandKind.SET_PRICES),
+    )
+    return commands
 
 
 @dataclass(frozen=True)

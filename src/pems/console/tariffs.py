@@ -15,13 +15,11 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
 from django.utils import dateformat, timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from pems.accounts.models import Account
 from pems.billing.models import AccountTariff, Tariff, TariffRevision
-from pems.billing.tariffs import TariffChangeRefused, priced
-from pems.domain.errors import DomainError
+from pems.billing.tariffs import readable, version_states
 from pems.inventory.models import Site
 
 #: How the pages write a moment: versions start on a minute, revisions to the second.
@@ -82,25 +80,12 @@ def versions_of(tariff: Tariff, now: datetime | None = None) -> tuple[tuple[Vers
     rest of the page uses the site's zone).
     """
     now = now or timezone.now()
-    try:
-        parsed = priced(tariff)
-    except DomainError as error:
-        return (), error.message.text(_)
-    except TariffChangeRefused as error:  # e.g. the site now sells in another currency
-        return (), str(error)
-    versions = sorted(parsed.versions, key=lambda v: v.effective_from)
-    started = [v for v in versions if v.effective_from <= now]
-    current = started[-1].id if started else None
+    parsed, problem = readable(tariff)
+    if parsed is None:
+        return (), problem
     rows = tuple(
-        VersionRow(
-            v.id,
-            v.effective_from,
-            "scheduled"
-            if v.effective_from > now
-            else ("in-force" if v.id == current else "superseded"),
-            zoned(v.effective_from, parsed.zone),
-        )
-        for v in versions
+        VersionRow(v.id, v.effective_from, state, zoned(v.effective_from, parsed.zone))
+        for v, state in version_states(parsed, now)
     )
     return rows, ""
 

@@ -193,3 +193,19 @@ class TakeoverOut(Schema):
     amount: DecimalOut
     on_meter: DecimalOut = Field(description="The meter credit in the ledger after it.")
     created_at: datetime
+
+
+class ThresholdsIn(Schema):
+    """The account's own values to change; a field left out stays, null falls back on the
+    site's default."""
+
+    alarm1_threshold: DecimalIn | None = Field(None, description="null: the site's default.")
+    alarm2_threshold: DecimalIn | None = Field(None, description="null: the site's default.")
+    overdraft_limit: DecimalIn | None = Field(None, description="null: the site's default.")
+    reconnect_minimum: DecimalIn | None = Field(None, description="null: the site's default.")
+    reason: RequiredReason
+
+
+class ThresholdsOut(Schema):
+    account: AccountOut
+    meters_told: int = Field(description="SET_ALARMS commands queued to meter-side meters.")
