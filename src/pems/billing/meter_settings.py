@@ -26,7 +26,6 @@ from pems.accounts.models import Account
 from pems.billing import relays
 from pems.billing.models import AccountTariff, Tariff
 from pems.billing.policy import apply_policy
-from pems.billing.site_defaults import meter_thresholds
 from pems.billing.tariffs import assign_tariff, priced, tariff_at
 from pems.control import actions as control
 from pems.control.models import Command, CommandKind
@@ -69,6 +68,16 @@ def meter_prices(account: Account, at: datetime) -> dict[str, str]:
             )
         prices[rate.value] = str(price)
     return prices
+
+
+def meter_thresholds(account: Account) -> dict[str, str]:
+    """What a meter-side meter is sent: the account's alarm 1, alarm 2 and overdraft limit."""
+    values = account.effective_thresholds()
+    return {
+        "alarm1": str(values["alarm1"]),
+        "alarm2": str(values["alarm2"]),
+        "overdraft": str(values["overdraft"]),
+    }
 
 
 def meter_side_account(point: MeteringPoint) -> Account:

@@ -21,24 +21,15 @@ from django.db.models import Q
 
 from pems.accounts import actions as accounts
 from pems.accounts.models import Account, AccountMeteringPoint
+from pems.billing.meter_settings import meter_thresholds
 from pems.control import actions as control
 from pems.control.models import Command, CommandKind
 from pems.inventory.choices import FeeControl
 from pems.inventory.models import MeteringPoint, Site
 
-#: The site defaults a meter-side meter holds itself (the payload of ``meter_thresholds``);
+#: The site defaults a meter-side meter holds itself (``meter_settings.meter_thresholds``);
 #: the reconnect minimum stays with PEMS.
 ON_THE_METER = ("default_alarm1_threshold", "default_alarm2_threshold", "default_overdraft_limit")
-
-
-def meter_thresholds(account: Account) -> dict[str, str]:
-    """What a meter-side meter is sent: the account's alarm 1, alarm 2 and overdraft limit."""
-    values = account.effective_thresholds()
-    return {
-        "alarm1": str(values["alarm1"]),
-        "alarm2": str(values["alarm2"]),
-        "overdraft": str(values["overdraft"]),
-    }
 
 
 @transaction.atomic
