@@ -382,12 +382,20 @@ class Closing:
 
 
 @transaction.atomic
-def close_account(account: Account, actor: Any, reason: str, channel: str = "cash") -> Closing:
+def close_account(
+    account: Account,
+    actor: Any,
+    reason: str,
+    channel: str = "cash",
+    idempotency_key: str | None = None,
+) -> Closing:
     """Close with a final settlement: refund what is left, or collect what is due.
 
     The wallet ends at exactly zero, and the metering points are released for
     the next tenant. Refused while a meter-side meter still holds credit PEMS
     sent it: the tenant's refund would miss it (``billing.recall`` brings it back).
+    ``idempotency_key`` (the API's) is kept in the ``account.close`` audit event,
+    so that a retried request can be told from another one.
     """
     locked = lock_open(account)
     site = locked.tenant.site
@@ -424,13 +432,11 @@ def close_account(account: Account, actor: Any, reason: str, channel: str = "cas
         status=Account.Status.CLOSED, closed_at=now, updated_at=now
     )
     locked.refresh_from_db()
-    record(
-        actor,
-        "account.close",
-        locked,
-        {"status": ["open", "closed"], "released_metering_points": point_ids, "settled": str(left)},
-        reason,
-    )
+    changes = {"status": ["open", "closed"], "released_metering_points": point_ids}
+    changes |= {"settled": str(left), "channel": channel}
+    if idempotency_key is not None:
+        changes["idempotency_key"] = idempotency_key
+    record(actor, "account.close", locked, changes, reason)
     return Closing(
         locked,
         refunded=left if left > zero else zero,

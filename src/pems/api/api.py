@@ -7,6 +7,7 @@ from ninja import NinjaAPI, Swagger
 from pems.api import errors
 from pems.api.auth import AUTH
 from pems.api.routers import (
+    account_closure,
     account_settings,
     accounts,
     commands,
@@ -49,6 +50,7 @@ for prefix, module in [
     ("/accounts", accounts),
     ("/accounts", meter_credit),
     ("/accounts", account_settings),
+    ("/accounts", account_closure),
     ("/tariffs", tariffs),
     ("/recharges", recharges),
     ("/refunds", refunds),

@@ -17,6 +17,7 @@ from pems.api.schemas.common import (
 )
 from pems.api.schemas.inventory import LocationOut
 from pems.api.schemas.sales import AmountIn, PurchaseIn
+from pems.ledger.models import Channel
 
 #: More is a typing slip, not a tenancy (and a list that long would not fit one statement).
 MAX_POINTS_AN_ACCOUNT = 100
@@ -209,3 +210,24 @@ class ThresholdsIn(Schema):
 class ThresholdsOut(Schema):
     account: AccountOut
     meters_told: int = Field(description="SET_ALARMS commands queued to meter-side meters.")
+
+
+class ClosureIn(Schema):
+    """Close the account with a final settlement: refund what is left, or collect what is due."""
+
+    reason: RequiredReason
+    channel: Channel = Field(
+        Channel.CASH, description="How the refund is paid or the amount due collected."
+    )
+    idempotency_key: IdempotencyKey = Field(
+        description="A retried request with the same key answers 200 with the closing."
+    )
+
+
+class ClosureOut(Schema):
+    account: int
+    status: Literal["closed"]
+    refunded: DecimalOut = Field(description="Paid back to the tenant (0.00 if nothing).")
+    collected: DecimalOut = Field(description="Collected from the tenant (0.00 if nothing).")
+    currency: str
+    closed_at: datetime
