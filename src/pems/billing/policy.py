@@ -166,21 +166,15 @@ def sites_keeping_power(site_ids: Iterable[int], now: datetime | None = None) ->
     }
 
 
-def announce_alarm(locked: Account, credit: Money, now: datetime | None = None) -> AlarmLevel:
-    """Record the alarm level of ``credit``, with an event once per change; no relay is acted on.
-
-    For an account whose meter holds its credit and trips by itself
-    (``billing.mirror``). Call with the account row locked.
-    """
-    return announce_alarms([(locked, credit)], now)[locked.pk]
-
-
 def announce_alarms(
     credits: Sequence[tuple[Account, Money]], now: datetime | None = None
 ) -> dict[int, AlarmLevel]:
-    """:func:`announce_alarm` for many locked accounts, in the order given; the levels left.
+    """Record each account's alarm level from its credit, with an event once per change; the
+    levels left. No relay is acted on.
 
-    An account may come more than once (one credit per meter): each is judged
+    For accounts whose meters hold their credit and trip by themselves
+    (``billing.reconcile_many``); call with the account rows locked. In the order
+    given: an account may come more than once (one credit per meter), each judged
     in turn. One read of the states, one insert of the events, one write of the
     states and one of the states new here.
     """

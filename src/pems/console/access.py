@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.views import View
@@ -29,6 +30,18 @@ class ConsoleView(LoginRequiredMixin, View):
         if request.user.is_authenticated:
             require(request.user, self.capability)
         return super().dispatch(request, *args, **kwargs)
+
+
+def sites_where(user: Any, capability: Capability) -> QuerySet[Site]:
+    """The sites where ``user`` holds ``capability``, by name (what a page's site picker offers)."""
+    allowed = [s.pk for s in visible_sites(user) if can(user, capability, s)]
+    return Site.objects.filter(pk__in=allowed).order_by("name")
+
+
+def picked_site(request: HttpRequest, sites: list[Site]) -> int | None:
+    """The id of the site picked in the query string (``?site=``), if it is one of ``sites``."""
+    wanted = request.GET.get("site", "")
+    return next((s.pk for s in sites if str(s.pk) == wanted), None)
 
 
 def capabilities_at(user: Any, site: Site | None) -> frozenset[str]:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from pems.access.roles import Capability
+from pems.billing import meter_settings
 from pems.billing.meter_settings import MeterSettingRefused
 from pems.console import operations
 from pems.control.models import Command
@@ -89,9 +90,9 @@ def plan(name: str, points: list[MeteringPoint]) -> list[PlanRow]:
         skipped = ""
         if name in ("push-prices", "push-thresholds"):
             try:
-                account = operations.meter_side_account(point)
+                account = meter_settings.meter_side_account(point)
                 if name == "push-prices":
-                    operations.meter_prices(account, timezone.now())
+                    meter_settings.meter_prices(account, timezone.now())
             except MeterSettingRefused as exc:
                 skipped = str(exc)
         rows.append(PlanRow(point, skipped))

@@ -89,15 +89,6 @@ def relay(point: MeteringPoint, name: str, actor: Any, reason: str, key: str) ->
     return relays.order_relay(point, kind, actor, reason, command_key(key, point, kind))
 
 
-def meter_prices(account: Account, at: datetime) -> dict[str, str]:
-    """The four rates a meter-side meter needs from the account's tariff in force at ``at``."""
-    return meter_settings.meter_prices(account, at)
-
-
-def meter_side_account(point: MeteringPoint) -> Account:
-    return meter_settings.meter_side_account(point)
-
-
 def push_prices(
     point: MeteringPoint, actor: Any, reason: str, key: str, at: datetime | None = None
 ) -> Command:
@@ -110,10 +101,6 @@ def push_thresholds(point: MeteringPoint, actor: Any, reason: str, key: str) -> 
     """Queue the account's alarm thresholds and overdraft limit to a meter-side meter."""
     command = command_key(key, point, CommandKind.SET_ALARMS)
     return meter_settings.push_thresholds(point, actor, reason, command)
-
-
-def meter_side_points(account: Account) -> list[MeteringPoint]:
-    return meter_settings.meter_side_points(account)
 
 
 def set_thresholds(

@@ -47,8 +47,7 @@ def get_site(request: HttpRequest, site_id: int) -> Any:
     summary="Add a keep-power period (保电时段): no meter of the site tripped for lack of credit",
 )
 def add_keep_power_period(request: HttpRequest, site_id: int, body: KeepPowerPeriodIn) -> Any:
-    site = get_visible(Site.objects.all(), request, site_id, _("Site"))
-    allow(request, Capability.CONTROL, site.pk)
+    site = _site_allowing(request, site_id, Capability.CONTROL)
     spec = PeriodSpec(**body.dict())
     with refusals():
         return Status(201, add_period(site, spec, caller(request)))
@@ -62,8 +61,7 @@ def add_keep_power_period(request: HttpRequest, site_id: int, body: KeepPowerPer
 def remove_keep_power_period(
     request: HttpRequest, site_id: int, period_id: int, reason: Reason = ""
 ) -> Any:
-    site = get_visible(Site.objects.all(), request, site_id, _("Site"))
-    allow(request, Capability.CONTROL, site.pk)
+    site = _site_allowing(request, site_id, Capability.CONTROL)
     try:
         remove_period(KeepPowerPeriod(site=site, pk=period_id), caller(request), reason)
     except KeepPowerPeriod.DoesNotExist:
@@ -77,8 +75,7 @@ def remove_keep_power_period(
     summary="Set a site's default alarm thresholds, overdraft limit and reconnect minimum",
 )
 def set_default_thresholds(request: HttpRequest, site_id: int, body: SiteDefaultsIn) -> Any:
-    site = get_visible(Site.objects.all(), request, site_id, _("Site"))
-    allow(request, Capability.SITE_DEFAULTS, site.pk)
+    site = _site_allowing(request, site_id, Capability.SITE_DEFAULTS)
     # The body names each default as an account names its own value (SITE_DEFAULTS), and so
     # do the refusals: ``default_alarm1_threshold`` is answered as ``alarm1_threshold``.
     values = {name: Decimal(getattr(body, field)) for name, field in SITE_DEFAULTS.items()}
@@ -93,6 +90,13 @@ def set_default_thresholds(request: HttpRequest, site_id: int, body: SiteDefault
             lambda point: f"api:site-defaults:{request_id}:{point.pk}",
         )
     return {"site": _sites().get(pk=site.pk), "meters_told": len(told)}
+
+
+def _site_allowing(request: HttpRequest, site_id: int, capability: Capability) -> Site:
+    """The site if the caller sees it (404 otherwise) and holds ``capability`` there (403)."""
+    site = get_visible(Site.objects.all(), request, site_id, _("Site"))
+    allow(request, capability, site.pk)
+    return site
 
 
 def _sites() -> Any:

@@ -15,6 +15,7 @@ from django.utils.translation import pgettext_lazy
 
 from pems.access.roles import Capability
 from pems.accounts.models import Account
+from pems.billing.meter_settings import meter_side_points
 from pems.billing.models import Tariff
 from pems.console import operations
 from pems.console.forms.base import ActionForm, Line, threshold_field
@@ -180,7 +181,7 @@ class ThresholdsForm(ActionForm):
         lines: list[Line] = [(_("Tenant"), self.account.tenant)]
         for name, key in _THRESHOLDS.items():
             lines.append((labels[name], f"{before[key]} → {after[key]} {self.site.currency}"))
-        if operations.meter_side_points(self.account):
+        if meter_side_points(self.account):
             lines.append((_("Meter"), _("the new thresholds are sent to the meter")))
         return lines
 
@@ -220,7 +221,7 @@ class TariffForm(ActionForm):
             (_("New tariff"), data["tariff"]),
             (pgettext_lazy("tariff start", "From"), data["effective_from"]),
         ]
-        if operations.meter_side_points(self.account):
+        if meter_side_points(self.account):
             lines.append((_("Meter"), _("the new prices are sent to the meter when they start")))
         return lines
 

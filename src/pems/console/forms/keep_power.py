@@ -11,29 +11,23 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from pems.access.roles import Capability
-from pems.access.scope import can, visible_sites
 from pems.billing.keep_power import PeriodSpec
+from pems.console.access import sites_where
+from pems.console.forms.common import RefusedByField, offer_sites
 from pems.inventory.models import Site
 
 #: The day-kind boxes, in the order the page shows them.
 DAY_FIELDS = ("on_workdays", "on_weekends", "on_holidays")
 
 
-def keep_power_sites(user: Any) -> Any:
-    """The sites where ``user`` may add and remove keep-power periods."""
-    allowed = [s.pk for s in visible_sites(user) if can(user, Capability.CONTROL, s)]
-    return Site.objects.filter(pk__in=allowed).order_by("name")
-
-
 def _time_input() -> forms.TimeInput:
     return forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 
 
-class KeepPowerForm(forms.Form):
+class KeepPowerForm(RefusedByField):
     """A new period for one site; ``from == until`` keeps power the whole day."""
 
     site = forms.ModelChoiceField(label=gettext_lazy("Site"), queryset=Site.objects.none())
@@ -63,11 +57,7 @@ class KeepPowerForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        sites = keep_power_sites(user)
-        self.fields["site"].queryset = sites
-        if len(sites) == 1:  # nothing to choose: the one site is chosen
-            self.fields["site"].initial = sites[0].pk
-            self.fields["site"].empty_label = None
+        offer_sites(self.fields["site"], sites_where(user, Capability.CONTROL))
 
     def day_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in DAY_FIELDS]
@@ -86,14 +76,6 @@ class KeepPowerForm(forms.Form):
             on_holidays=data["on_holidays"],
             reason=data["reason"],
         )
-
-    def refuse(self, error: ValidationError) -> None:
-        """Show a refused period's problems next to the fields they name."""
-        if not hasattr(error, "error_dict"):  # names no field: shown above the form
-            self.add_error(None, error.messages)
-            return
-        for name, messages in error.message_dict.items():
-            self.add_error(name if name in self.fields else None, messages)
 
 
 class RemovePeriodForm(forms.Form):

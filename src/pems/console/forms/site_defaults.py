@@ -18,18 +18,11 @@ from django.core.exceptions import ValidationError
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from pems.access.roles import Capability
-from pems.access.scope import can, visible_sites
 from pems.accounts.actions import SITE_DEFAULTS
 from pems.console.forms.base import new_key
+from pems.console.forms.common import RefusedByField
 from pems.core.models import MONEY_PLACES
 from pems.inventory.models import Site
-
-
-def site_defaults_sites(user: Any) -> Any:
-    """The sites where ``user`` may change the default thresholds."""
-    allowed = [s.pk for s in visible_sites(user) if can(user, Capability.SITE_DEFAULTS, s)]
-    return Site.objects.filter(pk__in=allowed).order_by("name")
 
 
 def _default_field(label: Promise, help_text: Promise | str = "") -> forms.DecimalField:
@@ -43,7 +36,7 @@ def _default_field(label: Promise, help_text: Promise | str = "") -> forms.Decim
     )
 
 
-class SiteDefaultsForm(forms.Form):
+class SiteDefaultsForm(RefusedByField):
     """A site's four default thresholds, prefilled with the ones in force."""
 
     key = forms.CharField(widget=forms.HiddenInput, max_length=64)
@@ -86,11 +79,3 @@ class SiteDefaultsForm(forms.Form):
     def values(self) -> dict[str, Decimal]:
         """The four defaults as the action takes them (once valid)."""
         return {name: self.cleaned_data[name] for name in SITE_DEFAULTS}
-
-    def refuse(self, error: ValidationError) -> None:
-        """Show a refusal's problems next to the fields they name (above the form otherwise)."""
-        if not hasattr(error, "error_dict"):
-            self.add_error(None, error.messages)
-            return
-        for name, messages in error.message_dict.items():
-            self.add_error(name if name in self.fields else None, messages)

@@ -15,9 +15,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from pems.access.roles import Capability
-from pems.access.scope import can, visible_sites
 from pems.billing.models import Tariff
 from pems.billing.tariffs import TariffChangeRefused
+from pems.console.access import sites_where
+from pems.console.forms.common import offer_sites
 from pems.domain.errors import DomainError, FileFormatError
 from pems.inventory.choices import Utility
 from pems.inventory.models import Site
@@ -26,12 +27,6 @@ from pems.inventory.models import Site
 MAX_UPLOAD_BYTES = 256 * 1024
 #: The exceptions :func:`document_problems` explains (the actions write nothing then).
 DOCUMENT_REFUSALS: tuple[type[Exception], ...] = (DomainError, TariffChangeRefused)
-
-
-def tariff_sites(user: Any) -> Any:
-    """The sites where ``user`` may create and revise tariffs."""
-    allowed = [s.pk for s in visible_sites(user) if can(user, Capability.TARIFF, s)]
-    return Site.objects.filter(pk__in=allowed).order_by("name")
 
 
 def document_problems(error: Exception) -> list[str]:
@@ -110,11 +105,7 @@ class NewTariffForm(TariffDocumentForm):
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        sites = tariff_sites(user)
-        self.fields["site"].queryset = sites
-        if len(sites) == 1:  # nothing to choose: the one site is chosen
-            self.fields["site"].initial = sites[0].pk
-            self.fields["site"].empty_label = None
+        offer_sites(self.fields["site"], sites_where(user, Capability.TARIFF))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -26,8 +26,8 @@ from pems.access.roles import Capability
 from pems.access.scope import require, scoped
 from pems.billing.keep_power import add_period, remove_period
 from pems.billing.models import KeepPowerPeriod
-from pems.console.access import ConsoleView
-from pems.console.forms.keep_power import KeepPowerForm, RemovePeriodForm, keep_power_sites
+from pems.console.access import ConsoleView, picked_site, sites_where
+from pems.console.forms.keep_power import KeepPowerForm, RemovePeriodForm
 
 
 @dataclass(frozen=True)
@@ -63,15 +63,9 @@ def periods_of(user: Any) -> QuerySet[KeepPowerPeriod]:
     return scoped(KeepPowerPeriod.objects.select_related("site"), user)
 
 
-def _picked(request: HttpRequest, sites: list[Any]) -> int | None:
-    """The site picked in the query string, if the person may keep power there."""
-    wanted = request.GET.get("site", "")
-    return next((s.pk for s in sites if str(s.pk) == wanted), None)
-
-
 def _list_url(request: HttpRequest) -> str:
     """The list, showing the site picked when the request came (all the person's otherwise)."""
-    site = _picked(request, list(keep_power_sites(request.user)))
+    site = picked_site(request, list(sites_where(request.user, Capability.CONTROL)))
     url = reverse("console:keep-power")
     return f"{url}?site={site}" if site is not None else url
 
@@ -82,8 +76,8 @@ class KeepPowerView(ConsoleView):
     capability = Capability.CONTROL
 
     def page(self, request: HttpRequest, form: KeepPowerForm, status: int = 200) -> HttpResponse:
-        sites = list(keep_power_sites(request.user))
-        site = _picked(request, sites)
+        sites = list(sites_where(request.user, Capability.CONTROL))
+        site = picked_site(request, sites)
         periods = periods_of(request.user).filter(
             site__in=[s.pk for s in sites if site is None or s.pk == site]
         )

@@ -29,8 +29,8 @@ from pems.access.scope import require
 from pems.accounts.actions import SITE_DEFAULTS
 from pems.accounts.models import Account
 from pems.console import operations
-from pems.console.access import ConsoleView
-from pems.console.forms.site_defaults import SiteDefaultsForm, site_defaults_sites
+from pems.console.access import ConsoleView, picked_site, sites_where
+from pems.console.forms.site_defaults import SiteDefaultsForm
 from pems.console.views.common import done_before, refusal_text, remember_done
 from pems.inventory.models import Site
 
@@ -66,13 +66,12 @@ def defaults_in_use(site: Site, form: SiteDefaultsForm) -> tuple[list[DefaultInU
 
 def _picked(request: HttpRequest, sites: list[Site]) -> Site | None:
     """The site asked for (404 if it is not one of ``sites``), or the only one."""
-    wanted = request.GET.get("site", "")
-    if not wanted:
+    if not request.GET.get("site"):
         return sites[0] if len(sites) == 1 else None
-    found = next((s for s in sites if str(s.pk) == wanted), None)
-    if found is None:
+    pk = picked_site(request, sites)
+    if pk is None:
         raise Http404("not one of your sites")
-    return found
+    return next(s for s in sites if s.pk == pk)
 
 
 def _page_url(site: Site) -> str:
@@ -103,13 +102,13 @@ class SiteDefaultsView(ConsoleView):
         return render(request, "console/site_defaults.html", context, status=status)
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        sites = list(site_defaults_sites(request.user))
+        sites = list(sites_where(request.user, Capability.SITE_DEFAULTS))
         site = _picked(request, sites)
         form = SiteDefaultsForm(site=site) if site is not None else None
         return self.page(request, sites, site, form)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        sites = list(site_defaults_sites(request.user))
+        sites = list(sites_where(request.user, Capability.SITE_DEFAULTS))
         site = _picked(request, sites)
         if site is None:
             raise Http404("no site picked")

@@ -9,8 +9,6 @@ refused document writes nothing and comes back with every problem listed.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
@@ -21,28 +19,21 @@ from pems.access.roles import Capability
 from pems.access.scope import require, scoped
 from pems.billing.models import Tariff
 from pems.billing.tariffs import create_tariff, revise_tariff
-from pems.console.access import ConsoleView
+from pems.console.access import ConsoleView, picked_site, sites_where
 from pems.console.forms.tariffs import (
     DOCUMENT_REFUSALS,
     NewTariffForm,
     ReviseTariffForm,
-    tariff_sites,
 )
 from pems.console.tariffs import history, tariff_rows, versions_of
-
-
-def _picked(request: HttpRequest, sites: list[Any]) -> int | None:
-    """The site picked in the query string, if the person may manage its tariffs."""
-    wanted = request.GET.get("site", "")
-    return next((s.pk for s in sites if str(s.pk) == wanted), None)
 
 
 class TariffListView(ConsoleView):
     capability = Capability.TARIFF
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        sites = list(tariff_sites(request.user))
-        site = _picked(request, sites)
+        sites = list(sites_where(request.user, Capability.TARIFF))
+        site = picked_site(request, sites)
         tariffs = scoped(Tariff.objects.all(), request.user).filter(
             site__in=[s.pk for s in sites if site is None or s.pk == site]
         )
