@@ -182,24 +182,25 @@ def statements_of_a_second_sale(client, account):
     return answer.json(), [q["sql"] for q in queries.captured_queries]
 
 
-def test_a_sale_over_the_api_runs_eleven_statements(cashier, north):
+def test_a_sale_over_the_api_runs_ten_statements(cashier, north):
     answer, statements = statements_of_a_second_sale(cashier, north.account)
     # token holder; SAVEPOINT (BEGIN in production); the account found among the caller's
-    # sites and locked, in one; is the key new; then the sale's reads, the alarm state, the
-    # entry, its postings, its audit event, the ledger rows; RELEASE (COMMIT). The capability
-    # is judged on the role, the site being the account's; the answer's balance is the sale's.
-    assert len(statements) == 11, "\n".join(statements)
+    # sites and locked, in one; the sale's reads (which tell whether the key is new), the
+    # alarm state, the entry, its postings, its audit event, the ledger rows; RELEASE
+    # (COMMIT). The capability is judged on the role, the site being the account's; the
+    # answer's balance is the sale's.
+    assert len(statements) == 10, "\n".join(statements)
     assert statements[2].startswith('SELECT "accounts_account"."id"')
     assert "access_staff_sites" in statements[2]
     assert answer["balance"] == "200.00"
     assert balance(north.account).amount == 200
 
 
-def test_a_meter_side_sale_over_the_api_runs_fourteen_statements(db, as_user):
+def test_a_meter_side_sale_over_the_api_runs_thirteen_statements(db, as_user):
     shop = tenancy("West", credit="10.00", fee_control="meter-side")
     client = as_user(factories.staff_user("cashier", shop.site))
     answer, statements = statements_of_a_second_sale(client, shop.account)
-    # The eleven of a server-side sale, the transfer entry, the point's lock and the push;
+    # The ten of a server-side sale, the transfer entry, the point's lock and the push;
     # the answer's balance comes from the sale, not from a read after it.
-    assert len(statements) == 14, "\n".join(statements)
+    assert len(statements) == 13, "\n".join(statements)
     assert answer["balance"] == "0.00"

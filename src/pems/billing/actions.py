@@ -72,13 +72,16 @@ def sell_locked(
     actor: Any,
     idempotency_key: str,
     reason: str = "",
+    reads: SaleReads | None = None,
 ) -> tuple[ledger_actions.Recharge, Command | None]:
     """:func:`sell` for a caller whose transaction holds the open account (``lock_open``).
 
+    ``reads`` is what ``read_for_sale`` returned for this sale under the same lock,
+    when the caller read it first (the API, to tell a replay from a new sale).
     No transaction of its own: a refusal raised here must roll the caller's back.
     """
     ledger_actions.check_amount(locked, amount)  # before the policy decides on it
-    reads = read_for_sale(locked, timezone.now(), idempotency_key)
+    reads = reads or read_for_sale(locked, timezone.now(), idempotency_key)
     point = credit.meter_side_among(locked, reads.points)
     if point is None and not reads.replay:
         return _sell_server_side(

@@ -41,15 +41,19 @@ from pems.metering.models import PointState
 class SaleReads:
     """The service-fee ratio in force, the points paid for, and the policy's inputs.
 
-    Also the wallet's balance now (0 before its first posting) and whether a
-    recharge with the sale's key exists already (the sale is a replay).
+    Also the wallet's balance now (0 before its first posting) and the id of
+    the recharge already made with the sale's key, if any (the sale is a replay).
     """
 
     fee_ratio: Decimal
     points: list[MeteringPoint]
     inputs: Inputs
     wallet: Decimal
-    replay: bool
+    replayed: int | None
+
+    @property
+    def replay(self) -> bool:
+        return self.replayed is not None
 
 
 def read_for_sale(locked: Account, now: datetime, idempotency_key: str = "") -> SaleReads:
@@ -63,7 +67,7 @@ def read_for_sale(locked: Account, now: datetime, idempotency_key: str = "") -> 
     with connection.cursor() as cursor:
         cursor.execute(query.sql, [wallet_key, entry_key, locked.pk, locked.pk, moment, locked.pk])
         rows = cursor.fetchall()
-    (wallet, replay), state_row, tariff, _, _, _ = query.split(rows[0])
+    (wallet, replayed), state_row, tariff, _, _, _ = query.split(rows[0])
     if state_row[0] is None:  # the account's first decision
         state, _created = PrepaidState.objects.get_or_create(account=locked)
     else:
@@ -84,7 +88,7 @@ def read_for_sale(locked: Account, now: datetime, idempotency_key: str = "") -> 
             latest = None if command_row[0] is None else tuple(query.command.values(command_row))
             relays.append((point, relay_from(point, relay_closed, read_at, latest)))  # type: ignore[arg-type]
     balance = Decimal(0) if wallet is None else query.balance(wallet)
-    return SaleReads(ratio, points, Inputs(state, relays), balance, replay is not None)
+    return SaleReads(ratio, points, Inputs(state, relays), balance, replayed)
 
 
 @dataclass(frozen=True)

@@ -43,19 +43,6 @@ def ids_by_key(keys: Sequence[str]) -> dict[str, int]:
         return dict(cursor.fetchall())
 
 
-def entry_id(idempotency_key: str) -> int | None:
-    """The id of the journal entry posted under ``idempotency_key``, if any (no lock)."""
-    meta = JournalEntry._meta
-    sql = (
-        f"SELECT {quote(meta.pk.column)} FROM {quote(meta.db_table)}"  # noqa: S608
-        f" WHERE {quote(meta.get_field('idempotency_key').column)} = %s"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [idempotency_key])
-        row = cursor.fetchone()
-    return None if row is None else row[0]
-
-
 def move_balances(deltas: Mapping[str, Decimal]) -> dict[str, Decimal]:
     """Lock the rows with these keys in key order and add each delta; key → new balance.
 

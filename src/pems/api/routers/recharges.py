@@ -6,13 +6,14 @@ from typing import Annotated, Any
 from django.db import transaction
 from django.db.models import F
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import FilterLookup, FilterSchema, Query, Router, Status
 from ninja.pagination import paginate
 from pydantic import AwareDatetime
 
 from pems.access.roles import Capability
-from pems.accounts.actions import balance, check_open, recharge_key
+from pems.accounts.actions import balance, check_open
 from pems.accounts.models import Account
 from pems.api.common import Page, allow, caller, get_visible, lock_visible_account, visible
 from pems.api.errors import ApiError, refusals
@@ -28,10 +29,10 @@ from pems.api.schemas.sales import (
 )
 from pems.billing.actions import reverse_sale, sell_locked, wallet_after
 from pems.billing.credit import push_key
+from pems.billing.sale_reads import read_for_sale
 from pems.control.models import Command
 from pems.domain.money import Money
 from pems.ledger.models import Channel, JournalEntry
-from pems.ledger.sql import entry_id
 
 router = Router(tags=["recharges"])
 Kind = JournalEntry.Kind
@@ -81,13 +82,15 @@ def create_recharge(request: HttpRequest, body: RechargeIn) -> Any:
         allow(request, Capability.SELL, None)
         money = money_of(body.amount, body.currency, account.tenant.site)
         key = KEY_PREFIX + body.idempotency_key
-        earlier = _earlier_sale(key, account, money, body.channel)
+        # The sale's own reads tell whether the key sold before: no statement of its own.
+        reads = read_for_sale(account, timezone.now(), key)
+        earlier = _earlier_sale(reads.replayed, account, money, body.channel)
         if earlier is not None:
             push = Command.objects.filter(idempotency_key=push_key(earlier.pk)).first()
             return Status(200, _answer(earlier, account, push))
         with refusals("account"):
             sale, push = sell_locked(
-                check_open(account), money, body.channel, caller(request), key, body.reason
+                check_open(account), money, body.channel, caller(request), key, body.reason, reads
             )
     if not sale.created:  # a concurrent request with this key sold first
         return Status(200, _answer(entries(Kind.RECHARGE).get(pk=sale.entry.pk), account, push))
@@ -115,9 +118,10 @@ def reverse(request: HttpRequest, found_in: Any, entry_id: int, what: str, body:
     return Status(201 if posted.created else 200, posted.entry)
 
 
-def _earlier_sale(key: str, account: Account, money: Money, channel: str) -> JournalEntry | None:
-    """The sale already made under ``key``; 409 if the key was used for something else."""
-    made = entry_id(recharge_key(key))  # the usual case, asked in the cheapest words
+def _earlier_sale(
+    made: int | None, account: Account, money: Money, channel: str
+) -> JournalEntry | None:
+    """The sale already made under the key (entry ``made``); 409 if it was something else."""
     if made is None:
         return None
     entry = entries(Kind.RECHARGE).filter(pk=made).first()
