@@ -8,9 +8,11 @@ import re
 import pytest
 from django.contrib.auth import get_user_model
 
+from pems.accounts.actions import open_account
 from pems.accounts.models import Account, Tenant
 from pems.audit.models import AuditEvent
 from pems.inventory.models import Gateway, Meter, MeteringPoint, Site
+from tests import factories
 from tests.factories import MeterFactory, catalogue_model
 
 pytestmark = pytest.mark.django_db
@@ -222,3 +224,37 @@ def test_refusals_read_in_chinese_for_a_chinese_session(logged_in, rtu_gateway):
 
 def test_audit_log_is_read_only_in_the_admin(logged_in):
     assert logged_in.get("/admin/audit/auditevent/add/").status_code == 403
+
+
+def test_thresholds_in_force_are_not_edited_in_the_admin(logged_in, site):
+    """The console and the API change them and tell the meter-side meters; the admin would
+    change PEMS's copy only, so an existing site's defaults and account's thresholds are shown
+    read-only there (a new site's are entered)."""
+    point = factories.MeteringPointFactory(meter__gateway__site=site, fee_control="meter-side")
+    tenant = factories.TenantFactory(site=site, name="Noodles")
+    account = open_account(tenant, [point], actor="setup")
+    page = logged_in.get(f"/admin/inventory/site/{site.pk}/change/").content.decode()
+    assert 'name="default_alarm1_threshold"' not in page
+    assert 'name="name"' in page  # the rest of the site stays editable
+    assert (
+        'name="default_alarm1_threshold"'
+        in logged_in.get("/admin/inventory/site/add/").content.decode()
+    )
+    before = (site.default_alarm1_threshold, site.default_overdraft_limit)
+    logged_in.post(
+        f"/admin/inventory/site/{site.pk}/change/",
+        {
+            "name": site.name,
+            "time_zone": site.time_zone,
+            "currency": site.currency,
+            "locale": site.locale,
+            "default_alarm1_threshold": "999",
+            "default_overdraft_limit": "500",
+        },
+    )
+    site.refresh_from_db()
+    assert (site.default_alarm1_threshold, site.default_overdraft_limit) == before
+    page = logged_in.get(f"/admin/accounts/account/{account.pk}/change/").content.decode()
+    for field in ("alarm1_threshold", "alarm2_threshold", "overdraft_limit", "reconnect_minimum"):
+        assert f'name="{field}"' not in page, field
+    assert 'name="keep_power"' in page

@@ -51,7 +51,11 @@ class AccountAdmin(AuditedAdmin):
                 self.message_user(request, str(exc), messages.WARNING)
         self.message_user(request, _("%(n)s account(s) closed.") % {"n": closed})
 
+    #: Changed on the console (a point's Thresholds) or by the API, which also send them
+    #: to a meter-side meter; here they would change PEMS's copy only.
+    THRESHOLDS = ["alarm1_threshold", "alarm2_threshold", "overdraft_limit", "reconnect_minimum"]
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return (
-            [*self.readonly_fields, "opened_at"] if obj is not None else list(self.readonly_fields)
-        )
+        if obj is None:
+            return list(self.readonly_fields)
+        return [*self.readonly_fields, "opened_at", *self.THRESHOLDS]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from pems.audit.admin import AuditedAdmin
 from pems.core.admin import ReadOnlyAdmin
@@ -13,6 +16,17 @@ from pems.inventory.models import Gateway, Location, Meter, MeteringPoint, Meter
 class SiteAdmin(AuditedAdmin):
     list_display = ["name", "time_zone", "currency", "locale"]
     search_fields = ["name"]
+    #: Set when the site is made; changed on the console's Site defaults page, which
+    #: also sends the new thresholds to the meter-side meters that use them.
+    DEFAULTS = [
+        "default_alarm1_threshold",
+        "default_alarm2_threshold",
+        "default_overdraft_limit",
+        "default_reconnect_minimum",
+    ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [*self.readonly_fields, *(self.DEFAULTS if obj is not None else [])]
 
 
 @admin.register(Location)
