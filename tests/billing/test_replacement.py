@@ -10,7 +10,7 @@ import pytest
 from pems.accounts.actions import balance
 from pems.audit.models import AuditEvent
 from pems.billing import actions
-from pems.billing.replacement import FinalReading, replace_meter
+from pems.billing.replacement import FinalReading, FinalTotalTooLow, replace_meter
 from pems.billing.settlement import settle_point
 from pems.control.actions import next_purchase_count
 from pems.control.models import Command
@@ -59,7 +59,33 @@ def test_a_server_side_exchange_charges_the_old_meter_to_its_end_and_the_new_fro
     event = AuditEvent.objects.get(action="meter.replace")
     assert event.reason == "burnt terminal"
     assert event.changes["meter"] == [old_meter.number, "555000000001"]
+    assert (event.changes["charged"], event.changes["push_command"]) == ("7.50", None)
     assert ledger_problems() == []
+
+
+def test_a_final_total_below_what_the_old_meter_reported_is_refused_and_nothing_changes():
+    account, point = server_side_tenant("1.00")
+    old_meter = point.meter
+    reading(point, 0, "900.000")
+    settle_point(account, point)
+    reading(point, 15, "905.000")  # reported since the last charge
+    with pytest.raises(FinalTotalTooLow) as refused:
+        replace_meter(
+            point,
+            "555000000001",
+            FinalReading(Decimal("904.000")),  # misread: below 905
+            Decimal("0"),
+            "electrician",
+            "burnt terminal",
+            at=T0 + dt.timedelta(minutes=20),
+        )
+    assert refused.value.reported == Decimal("905.000")
+    point.refresh_from_db()
+    old_meter.refresh_from_db()
+    assert (point.meter_id, old_meter.removed_on) == (old_meter.pk, None)
+    assert not Meter.objects.filter(number="555000000001").exists()
+    assert not AuditEvent.objects.filter(action="meter.replace").exists()
+    assert balance(account) == cny("0.00")
 
 
 def test_a_meter_side_exchange_carries_the_remaining_credit_to_the_new_meter():

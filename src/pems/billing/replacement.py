@@ -29,7 +29,7 @@ from pems.control.models import Command, CommandKind
 from pems.domain.money import Money
 from pems.inventory.choices import FeeControl
 from pems.inventory.models import Meter, MeteringPoint
-from pems.metering.models import PointState
+from pems.metering.models import IntervalReading, PointState
 
 
 @dataclass(frozen=True)
@@ -58,8 +58,14 @@ def replace_meter(
     reason: str,
     at: datetime | None = None,
     new_purchase_count: int = 0,
+    idempotency_key: str | None = None,
 ) -> Replacement:
-    """Swap the point's meter for a new one with ``new_number`` at instant ``at``."""
+    """Swap the point's meter for a new one with ``new_number`` at instant ``at``.
+
+    The ``meter.replace`` audit event keeps what the exchange did (charged,
+    carried, the credit push) and ``idempotency_key`` (the API's), where a
+    retried request finds it.
+    """
     at = at or timezone.now()
     # Lock order as everywhere: the paying account, then the metering point.
     account = Account.objects.filter(
@@ -74,6 +80,8 @@ def replace_meter(
             _("meter %(meter)s is a multi-circuit box: replace it as a box")
             % {"meter": old_meter.number}
         )
+    if account is not None and locked.fee_control == FeeControl.SERVER_SIDE:
+        _check_final_total(account, locked, old.total)
     old_meter.removed_on = timezone.localdate(at)
     old_meter.full_clean()
     old_meter.save(update_fields=["removed_on", "updated_at"])
@@ -110,19 +118,53 @@ def replace_meter(
     elif account is not None:
         carried, push = _carry_credit(account, locked, new_meter, old, actor, new_purchase_count)
         mirror.advance(account, locked, at)  # the old meter's readings are settled above
-    record(
-        actor,
-        "meter.replace",
-        locked,
-        {
-            "meter": [old_meter.number, new_number],
-            "old_final_total": str(old.total),
-            "new_initial_total": str(new_initial_total),
-            "old_remaining_credit": str(old.remaining_credit),
-        },
-        reason,
-    )
+    changes: dict[str, Any] = {
+        "meter": [old_meter.number, new_number],
+        "old_final_total": str(old.total),
+        "new_initial_total": str(new_initial_total),
+        "old_remaining_credit": str(old.remaining_credit),
+        "charged": None if charged is None else str(charged.amount),
+        "carried_credit": None if carried is None else str(carried.amount),
+        "push_command": None if push is None else push.pk,
+    }
+    if idempotency_key is not None:
+        changes["idempotency_key"] = idempotency_key
+    record(actor, "meter.replace", locked, changes, reason)
     return Replacement(new_meter, charged, carried, push)
+
+
+class FinalTotalTooLow(ValueError):
+    """The old meter's final total is below a total it already reported."""
+
+    def __init__(self, reported: Decimal) -> None:
+        self.reported = reported
+        super().__init__(
+            _("The old meter already reported %(total)s: its final total cannot be lower.")
+            % {"total": reported}
+        )
+
+
+def _check_final_total(account: Account, point: MeteringPoint, total: Decimal) -> None:
+    """Refuse a final total below what the old meter reported since it was last charged.
+
+    Settling stops at a total that goes backwards, so such a final total (a
+    misread register) would leave the energy after it uncharged.
+    """
+    cursor = SettlementCursor.objects.filter(account=account, point=point).first()
+    if cursor is None:
+        return  # never read: nothing was reported before the final total
+    reported = cursor.last_total
+    totals = (
+        IntervalReading.objects.filter(point=point, read_at__gt=cursor.settled_until)
+        .order_by("read_at")
+        .values_list("energy_total", flat=True)
+    )
+    for later in totals.iterator():
+        if later < reported:
+            break  # a total that went backwards: settling stops there too
+        reported = later
+    if total < reported:
+        raise FinalTotalTooLow(reported)
 
 
 def _carry_credit(

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Annotated, Any
 
+from django.utils.translation import gettext as _
 from ninja import Field, Schema
-from pydantic import AfterValidator
+from pydantic import AfterValidator, StringConstraints
 
-from pems.api.schemas.common import DecimalIn, DecimalOut, Reason, RequiredReason
+from pems.api.schemas.common import (
+    DecimalIn,
+    DecimalOut,
+    IdempotencyKey,
+    Reason,
+    RequiredReason,
+)
+from pems.metering.models import ENERGY_PLACES
 
 
 def _site_clock(value: time) -> time:
@@ -21,6 +30,25 @@ def _site_clock(value: time) -> time:
 
 
 SiteClock = Annotated[time, AfterValidator(_site_clock)]
+
+
+def _energy_total(value: str) -> str:
+    """A meter's total register: never negative, to the resolution PEMS stores (1 Wh)."""
+    number = Decimal(value)
+    if number < 0:
+        raise ValueError(_("Energy registers cannot be negative."))
+    if number != number.quantize(Decimal(1).scaleb(-ENERGY_PLACES)):
+        raise ValueError(
+            _("%(value)s has more than %(places)s decimal places.")
+            % {"value": value, "places": ENERGY_PLACES}
+        )
+    return value
+
+
+#: A meter's total (kWh or m³) as a decimal string, ``"907.500"``: not negative, 3 decimals.
+EnergyTotalIn = Annotated[DecimalIn, AfterValidator(_energy_total)]
+#: The largest purchase count a new meter may arrive with (the carried credit is one more).
+MAX_PURCHASE_COUNT = 2**31 - 2
 
 
 class KeepPowerPeriodIn(Schema):
@@ -221,3 +249,55 @@ class PointOut(Schema):
             "alarm_level": obj.open_alarm or 0,
             "keep_power": bool(obj.open_keep_power),
         }
+
+
+class ReplacementIn(Schema):
+    """An electrician's meter exchange (换表): what both meters read when it was made."""
+
+    new_meter_number: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16)
+    ] = Field(description="As printed on the new meter's nameplate (1–16 digits).")
+    old_final_total: EnergyTotalIn = Field(
+        description="The old meter's final total (kWh, m³ for water): the point is settled "
+        "up to it."
+    )
+    old_remaining_credit: DecimalIn | None = Field(
+        None,
+        description="Meter-side points: the credit the old meter still shows, carried to the "
+        "new one (required when an account pays for the point). Server-side points: leave "
+        "it out.",
+    )
+    new_initial_total: EnergyTotalIn = Field(
+        description="The new meter's total as installed: where its billing starts."
+    )
+    new_purchase_count: int = Field(
+        0,
+        ge=0,
+        le=MAX_PURCHASE_COUNT,
+        description="Meter-side points: the new meter's purchase count as installed (the "
+        "carried credit is sent as the next). Server-side points: leave it out.",
+    )
+    reason: RequiredReason
+    idempotency_key: IdempotencyKey = Field(
+        description="A retried request with the same key answers 200 with the replacement."
+    )
+
+
+class ReplacementOut(Schema):
+    point: int
+    old_meter: str = Field(description="The replaced meter's number (kept, with removed_on).")
+    new_meter: str = Field(description="The new meter's number.")
+    charged: DecimalOut | None = Field(
+        description="Server-side points: charged up to the old meter's final total; null "
+        "when no account pays for the point or its meter was never read."
+    )
+    carried_credit: DecimalOut | None = Field(
+        description="Meter-side points with an account: the credit carried to the new meter "
+        "(0.00 if none). Otherwise null."
+    )
+    push_command: int | None = Field(
+        description="The command pushing the carried credit to the new meter (see "
+        "/api/commands/{id}); null if none."
+    )
+    currency: str
+    replaced_at: datetime
