@@ -6,19 +6,21 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from pems.accounts.actions import balance
 from pems.accounts.models import Account, Tenant
 from pems.audit.models import AuditEvent
 from pems.billing import mirror
-from pems.billing.models import AccountTariff
+from pems.billing.models import AccountTariff, SettlementCursor
 from pems.control.models import Command, CommandKind
-from pems.inventory.models import MeteringPoint
+from pems.inventory.models import Meter, MeteringPoint
 from pems.ledger import chart
 from pems.ledger.models import JournalEntry
 from pems.ledger.verify import ledger_problems
 from pems.metering.models import PointState
 from tests import factories
+from tests.console.conftest import open_account
 
 
 def start(client, url: str) -> str:
@@ -303,6 +305,42 @@ def test_replace_a_meter_side_meter_carries_the_credit(login, plaza):
     plaza.meter_side.refresh_from_db()
     assert plaza.meter_side.meter.number == "260000000009"
     assert AuditEvent.objects.filter(action="meter.replace", reason="display broken").exists()
+
+
+def test_a_replacement_the_domain_refuses_is_shown_on_the_form(login, plaza):
+    """A final total below what the old meter reported, and an old meter that cannot be
+    charged (no tariff in force), come back as the form's refusal; nothing changes."""
+    untariffed = open_account(plaza.empty, "No Price Yet")  # no tariff
+    SettlementCursor.objects.create(
+        account=untariffed, point=plaza.empty, settled_until=timezone.now(), last_total=Decimal(5)
+    )
+    SettlementCursor.objects.create(
+        account=plaza.account,
+        point=plaza.opened,
+        settled_until=timezone.now(),
+        last_total=Decimal("1000.000"),
+    )
+    client = login("operator")
+    for point, old_total, says in [
+        (plaza.opened, "999.000", "already reported 1000.000"),
+        (plaza.empty, "10.000", "has no tariff"),
+    ]:
+        url = reverse("console:replace", args=[point.pk])
+        key = start(client, url)
+        fields = {
+            "key": key,
+            "new_number": "260000000010",
+            "old_total": old_total,
+            "new_initial_total": "0.000",
+            "new_purchase_count": "0",
+        }
+        preview(client, url, **fields)
+        refused = confirm(client, url, **fields, reason="burnt terminal")
+        assert refused.status_code == 200
+        assert says in refused.content.decode(), point
+        assert MeteringPoint.objects.get(pk=point.pk).meter_id == point.meter_id
+    assert not Meter.objects.filter(number="260000000010").exists()
+    assert not AuditEvent.objects.filter(action="meter.replace").exists()
 
 
 @pytest.mark.parametrize(

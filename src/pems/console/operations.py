@@ -29,6 +29,7 @@ from pems.billing.meter_settings import MeterSettingRefused
 from pems.billing.models import Tariff
 from pems.billing.relays import RelayRefused
 from pems.billing.replacement import FinalReading, Replacement, replace_meter
+from pems.billing.settlement import SettlementBlocked
 from pems.billing.tariffs import TariffChangeRefused
 from pems.control import actions as control
 from pems.control.models import Command, CommandKind
@@ -219,4 +220,6 @@ def replace(
     except ValueError as exc:  # replace_meter's refusals (multi-circuit box, missing credit)
         if isinstance(exc, DomainError):
             raise
+        raise OperationRefused(str(exc)) from exc
+    except SettlementBlocked as exc:  # the old meter cannot be charged (no tariff in force)
         raise OperationRefused(str(exc)) from exc
