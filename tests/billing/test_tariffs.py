@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
+from pems import examples
 from pems.audit.models import AuditEvent
 from pems.billing.models import TariffRevision
 from pems.billing.settlement import settle_point
@@ -159,3 +161,26 @@ def test_a_water_tariff_is_priced_per_cubic_metre():
         utility="water",
     )
     assert priced(water).unit.value == "m3"
+
+
+def test_days_the_calendar_could_not_tell_may_be_given_a_day_type_once_past():
+    """A day-type tariff stopped on the first day of a year the holiday library does not
+    know (2098 here): nothing was priced by day type since, so the year's dates and the
+    fallback may still be added, and settlement resumes; a day it knew stays as it was."""
+    document = (
+        (Path(examples.__file__).parent / "tariffs" / "tou.toml")
+        .read_text("utf-8")
+        .replace("2025-01-01", "2098-06-01")
+        .replace("holidays = [2025-12-25]", "holidays = [2098-06-02]")
+    )
+    tariff = create_tariff(SiteFactory(), "TOU", document, "manager")
+    now = dt.datetime(2099, 1, 10, tzinfo=dt.UTC)
+    with pytest.raises(TariffChangeRefused, match="the calendar for 2098-06-02 cannot change"):
+        revise_tariff(tariff, document.replace("[2098-06-02]", "[]"), "manager", "oops", now=now)
+    fixed = document.replace(
+        "chinese_holidays = true", "chinese_holidays = true\nfallback_to_weekends = true"
+    ).replace("[2098-06-02]", "[2098-06-02, 2099-01-01]")
+    tariff = revise_tariff(tariff, fixed, "manager", "2099 holidays", now=now)
+    calendar = priced(tariff).calendar
+    assert calendar.day_type(dt.date(2099, 1, 1)).value == "holiday"
+    assert calendar.day_type(dt.date(2099, 1, 5)).value == "workday"

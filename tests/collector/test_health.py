@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 from io import StringIO
+from pathlib import Path
 
 import pytest
+import time_machine
 from django.core.management import call_command
 
+from pems import examples
+from pems.billing import calendar_horizon
+from pems.billing.tariffs import assign_tariff, create_tariff
 from pems.collector.config import CollectorConfig
 from pems.collector.service import Collector
 from pems.control import actions
 from pems.control.models import CommandKind
+from tests import factories
+from tests.billing.scenarios import flat_tariff_document
 from tests.collector.conftest import SimThread, install
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -101,3 +109,32 @@ def test_status_prints_freshness_offline_points_and_the_queue(plaza_sim: SimThre
     assert "Plaza: 242 points, 241 online, 1 offline or unread" in text
     assert re.search(r"GW-S8 .* 26/27 +online +never read 1 ", text)
     assert "Commands: 1 pending, 0 sent" in text
+
+
+def test_status_names_each_tariff_the_holiday_calendar_runs_out_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(calendar_horizon, "last_known_year", lambda: 2026)
+    site = factories.SiteFactory(name="Plaza")
+    tou = (Path(examples.__file__).parent / "tariffs" / "tou.toml").read_text("utf-8")
+    since = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    for name, document, accounts in (("Plaza TOU", tou, 2), ("Flat", flat_tariff_document(), 1)):
+        tariff = create_tariff(site, name, document, actor="test")
+        for _ in range(accounts):
+            assign_tariff(factories.AccountFactory(tenant__site=site), tariff, since, "test")
+
+    def status(moment: dt.datetime) -> list[str]:
+        out = StringIO()
+        with time_machine.travel(moment, tick=False):
+            call_command("status", stdout=out)
+        return [line for line in out.getvalue().splitlines() if "Holiday calendar" in line]
+
+    assert status(dt.datetime(2026, 10, 20, tzinfo=dt.UTC)) == []
+    assert status(dt.datetime(2026, 11, 25, tzinfo=dt.UTC)) == [
+        'Holiday calendar: tariff "Plaza TOU" at Plaza stops settling on 2027-01-01 for 2 open '
+        "accounts; chinesecalendar knows holidays up to 2026 only (revise the tariff: "
+        "fallback_to_weekends = true and the year's holidays and make-up workdays, or upgrade "
+        "chinesecalendar)"
+    ]
+    (stopped,) = status(dt.datetime(2027, 1, 5, tzinfo=dt.UTC))
+    assert 'tariff "Plaza TOU" at Plaza has not settled since 2027-01-01 for 2 open' in stopped

@@ -158,6 +158,9 @@ def _changed_setting(old: PricedTariff, new: PricedTariff, now: datetime) -> str
     The unit, time zone and billing cycle apply to every version; the calendar
     may change only for days still to come (a new year's holidays, say), so
     every local day from the first version to today must keep its day type.
+    A past day the calendar could not tell (a year the holiday library does not
+    know, without fallback) may still be given one: nothing on it was priced
+    under a day type, as settlement stopped there — this is how it resumes.
     """
     for label, before, after in [
         (_("the unit"), old.unit, new.unit),
@@ -169,7 +172,8 @@ def _changed_setting(old: PricedTariff, new: PricedTariff, now: datetime) -> str
     day = old.versions[0].effective_from.astimezone(old.zone).date()
     today = now.astimezone(old.zone).date()
     while day <= today:
-        if _day_type(old, day) != _day_type(new, day):
+        was = _day_type(old, day)
+        if was is not CalendarRangeError and was != _day_type(new, day):
             return _("the calendar for %(day)s") % {"day": day.isoformat()}
         day += timedelta(days=1)
     return None
@@ -178,7 +182,7 @@ def _changed_setting(old: PricedTariff, new: PricedTariff, now: datetime) -> str
 def _day_type(tariff: PricedTariff, day: date) -> object:
     try:
         return tariff.calendar.day_type(day)
-    except CalendarRangeError:  # a year the library does not know: alike if both refuse it
+    except CalendarRangeError:  # a year the library does not know, without fallback
         return CalendarRangeError
 
 

@@ -11,8 +11,10 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, ExpressionWrapper, F, Max, Min, Q, Sum
 from django.utils import timezone
 
+from pems.access.roles import Capability
 from pems.access.scope import scoped
-from pems.console.access import installed_points
+from pems.billing.calendar_horizon import CalendarOutlook, calendar_outlook
+from pems.console.access import installed_points, sites_where
 from pems.console.display import DisplayState, counted
 from pems.console.grid import GridFilter, build_grid
 from pems.control.models import Command, CommandStatus
@@ -42,6 +44,9 @@ class Dashboard:
     oldest_online_reading: datetime | None
     commands_pending: int
     commands_failed_day: int
+    #: Tariffs the holiday calendar is running out on, for the sites where the person
+    #: may revise tariffs (empty for everyone else, and while all is well).
+    calendar: CalendarOutlook
 
     def age(self, instant: datetime | None) -> int | None:
         """Seconds since ``instant`` (None when there is nothing yet)."""
@@ -100,6 +105,15 @@ def site_figures(user: Any, sites: list[Site]) -> list[SiteFigures]:
     return [_site_figures(site, user) for site in sites]
 
 
+def calendar_warning(user: Any, sites: list[Site]) -> CalendarOutlook:
+    """What the holiday calendar running out means for the tariffs of ``sites`` the user
+    may revise (``Capability.TARIFF``, the tariff pages' own)."""
+    shown = {site.pk for site in sites}
+    return calendar_outlook(
+        site for site in sites_where(user, Capability.TARIFF) if site.pk in shown
+    )
+
+
 def build_dashboard(user: Any, sites: list[Site], site_filter: int | None) -> Dashboard:
     grid = build_grid(user, GridFilter(site=site_filter))
     states = scoped(PointState.objects.all(), user).filter(
@@ -131,4 +145,5 @@ def build_dashboard(user: Any, sites: list[Site], site_filter: int | None) -> Da
         oldest_online_reading=fresh["oldest"],
         commands_pending=queue["pending"],
         commands_failed_day=queue["failed"],
+        calendar=calendar_warning(user, sites),
     )

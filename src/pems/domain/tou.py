@@ -177,6 +177,10 @@ class TouPlan:
                 return season.schedules
         return self.default
 
+    def needs_day_type(self, day: date) -> bool:
+        """Whether pricing ``day`` asks the calendar for its day type (see :meth:`rate_at`)."""
+        return not self.schedules_for(day).uniform
+
     def rate_at(self, local: datetime, calendar: DayCalendar) -> Rate:
         """The rate at a site-local wall-clock datetime."""
         schedules = self.schedules_for(local.date())

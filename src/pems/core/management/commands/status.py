@@ -1,5 +1,5 @@
 """`pems status`: reading freshness per site and gateway, offline points, the command queue,
-and how current the meter-side credit mirror is."""
+how current the meter-side credit mirror is, and tariffs the holiday calendar is running out on."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from pems.billing import mirror
+from pems.billing.calendar_horizon import calendar_outlook
 from pems.collector.health import command_health, gateway_health
+from pems.inventory.models import Site
 
 
 def _age(age: timedelta | None) -> str:
@@ -18,7 +20,10 @@ def _age(age: timedelta | None) -> str:
 
 
 class Command(BaseCommand):
-    help = "Show reading freshness, offline points, the command queue and meter-side credit."
+    help = (
+        "Show reading freshness, offline points, the command queue, meter-side credit and "
+        "tariffs that will stop settling when the holiday calendar runs out."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         now = timezone.now()
@@ -61,4 +66,15 @@ class Command(BaseCommand):
                 f"Meter-side credit: {credit.points} points, {credit.behind} read since their "
                 f"last reconciliation (pems settle takes them), {credit.drifting} holding credit "
                 "PEMS did not send"
+            )
+        outlook = calendar_outlook(Site.objects.all())
+        for stop in outlook.tariffs:
+            day = stop.stops_on.isoformat()
+            state = f"has not settled since {day}" if stop.stopped else f"stops settling on {day}"
+            accounts = f"{stop.open_accounts} open account{'' if stop.open_accounts == 1 else 's'}"
+            self.stdout.write(
+                f'Holiday calendar: tariff "{stop.tariff.name}" at {stop.tariff.site.name} '
+                f"{state} for {accounts}; chinesecalendar knows holidays up to "
+                f"{outlook.known_until} only (revise the tariff: fallback_to_weekends = true and "
+                "the year's holidays and make-up workdays, or upgrade chinesecalendar)"
             )
