@@ -1,5 +1,8 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
-PYTHON ?= python3
+# The distribution's Python when it can make a virtualenv: Debian builds it with PGO and LTO,
+# and PEMS spends less CPU on it than on an unoptimised build (docs/adr/0003).
+PYTHON ?= $(shell /usr/bin/python3 -c 'import ensurepip, sys; assert sys.version_info >= (3, 11)' \
+	2>/dev/null && echo /usr/bin/python3 || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp

@@ -1,7 +1,7 @@
 """Benchmark of the cashier recharge API over HTTP (figures go to docs/benchmarks.md).
 
     python bench/api.py [--clients 4] [--seconds 10] [--rate 100] [--accounts 16]
-                        [--workers 2] [--threads 4] [--paced-threads 8] [--reconnect-every 0]
+                        [--workers 2xCPUs] [--threads 1] [--paced-threads 8] [--reconnect-every 0]
                         [--fee-control server-side|meter-side] [--unprepared] [--show-sql]
 
 Where ``bench/ledger.py recharge --action sell`` calls the sale function in
@@ -588,8 +588,11 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=16)
     parser.add_argument("--paced-threads", type=int, default=8, help="threads per client")
     # The defaults of `pems serve`.
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("PEMS_WORKERS", "2")))
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("PEMS_THREADS", "4")))
+    cpus = os.cpu_count() or 1
+    parser.add_argument(
+        "--workers", type=int, default=int(os.environ.get("PEMS_WORKERS", str(2 * cpus)))
+    )
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("PEMS_THREADS", "1")))
     parser.add_argument(
         "--fee-control", choices=["server-side", "meter-side"], default="server-side"
     )

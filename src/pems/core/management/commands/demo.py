@@ -137,7 +137,9 @@ def _children(sheet: Path, state: Path, options: dict[str, Any]) -> list[tuple[s
         ("simulator", simulator),
         ("collector", ["-m", "pems.cli", "collect", "--min-period", "3"]),
         ("settlement", ["-m", "pems.cli", "settle", "--loop", "2"]),
-        ("web", [*web, "--workers", str(options["workers"])]),
+        # Fewer processes than pems serve's default: the demo shares the machine with the
+        # simulator, the collector and settlement.
+        ("web", [*web, "--workers", str(options["workers"]), "--threads", "2"]),
     ]
 
 

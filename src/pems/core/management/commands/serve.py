@@ -37,16 +37,19 @@ class Command(BaseCommand):
             default=os.environ.get("PEMS_BIND", "127.0.0.1:8000"),
             help="host:port to listen on (env PEMS_BIND).",
         )
+        # Processes rather than threads: threads of one worker take turns on the GIL, and
+        # each holds a database connection of its own; one thread a worker spends less CPU
+        # a request (docs/benchmarks.md, "The recharge API over HTTP").
         parser.add_argument(
             "--workers",
             type=int,
-            default=int(os.environ.get("PEMS_WORKERS", "2")),
-            help="Worker processes (env PEMS_WORKERS).",
+            default=int(os.environ.get("PEMS_WORKERS", str(2 * (os.cpu_count() or 1)))),
+            help="Worker processes (env PEMS_WORKERS; default twice the CPUs).",
         )
         parser.add_argument(
             "--threads",
             type=int,
-            default=int(os.environ.get("PEMS_THREADS", "4")),
+            default=int(os.environ.get("PEMS_THREADS", "1")),
             help="Threads per worker (env PEMS_THREADS).",
         )
 
