@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from decimal import Decimal
 
 import pytest
+import time_machine
 
 from pems.accounts.actions import balance
 from pems.billing import actions
-from pems.billing.jobs import accounts_due, settle_due
+from pems.billing.jobs import Blocked, accounts_due, settle_due
+from pems.billing.settlement import settle_account as jobs_settle_account
 from pems.control.models import Command
 from pems.metering.models import PointState
 from tests.billing.scenarios import T0, reading, server_side_tenant
@@ -71,3 +74,66 @@ def test_a_point_with_only_a_latest_reading_gets_its_baseline_from_it():
     latest(point, 3, "104.000")
     settle_due()
     assert balance(account) == cny("6.00")
+
+
+def blocked_warnings(caplog) -> list[int]:
+    return [r.account for r in caplog.records if r.getMessage() == "settlement blocked"]
+
+
+def test_a_loop_warns_about_a_blocked_account_once_and_tries_it_again_later(caplog, monkeypatch):
+    """A total going backwards blocks an account until the exchange is recorded: the loop
+    warns once (again when the reason changes or an hour has passed), leaves it alone for
+    the retry period, and says when it settles again."""
+    stuck, stuck_point = server_side_tenant("1.00")
+    fine, fine_point = server_side_tenant("1.00")
+    for point in (stuck_point, fine_point):
+        reading(point, 0, "50.000")
+        latest(point, 0, "50.000")
+    loop = Blocked()
+    settle_due(blocked=loop)
+    latest(stuck_point, 5, "10.000")  # went backwards
+    tried = []
+
+    def settle_account(account, **kwargs):
+        tried.append(account.pk)
+        return jobs_settle_account(account, **kwargs)
+
+    monkeypatch.setattr("pems.billing.jobs.settle_account", settle_account)
+    start = dt.datetime(2026, 11, 25, 8, tzinfo=dt.UTC)
+    with caplog.at_level(logging.INFO, logger="pems.billing.jobs"):
+        for minutes, total in [(0, "51.000"), (1, "52.000"), (3, "53.000"), (61, "54.000")]:
+            latest(fine_point, 5 + minutes, total)
+            with time_machine.travel(start + dt.timedelta(minutes=minutes), tick=False):
+                settle_due(blocked=loop)
+        # tried at 0 (warned), skipped at 1, retried at 3 (same reason: quiet), warned at 61
+        assert blocked_warnings(caplog) == [stuck.pk, stuck.pk]
+        assert tried.count(stuck.pk) == 3
+        assert tried.count(fine.pk) == 4
+        assert balance(fine) == cny("-4.00")  # every pass settled the other account
+        latest(stuck_point, 70, "60.000")  # the total is sane again past the stuck reading
+        cursor = stuck.cursors.get()
+        cursor.last_total = Decimal("10.000")  # as recording the exchange would
+        cursor.save()
+        with time_machine.travel(start + dt.timedelta(minutes=70), tick=False):
+            settle_due(blocked=loop)
+    assert [r.account for r in caplog.records if r.getMessage() == "settlement resumed"] == [
+        stuck.pk
+    ]
+    assert loop.accounts == {}
+    assert balance(stuck) == cny("-50.00")
+
+
+def test_blocked_accounts_do_not_starve_the_others_when_a_pass_is_limited():
+    stuck, stuck_point = server_side_tenant("1.00")
+    fine, fine_point = server_side_tenant("1.00")
+    for point in (stuck_point, fine_point):
+        reading(point, 0, "50.000")
+        latest(point, 0, "50.000")
+    settle_due()
+    latest(stuck_point, 5, "10.000")
+    latest(fine_point, 5, "53.000")
+    loop = Blocked()
+    settle_due(limit=1, blocked=loop)
+    settle_due(limit=1, blocked=loop)  # the blocked one, if taken first, waits its turn
+    assert balance(fine) == cny("-3.00")
+    assert set(loop.accounts) == {stuck.pk}

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import F, Q
+from django.utils import timezone
 
 from pems.accounts.models import Account
 from pems.billing.policy import apply_policy
@@ -31,22 +34,58 @@ def accounts_due() -> Any:
     return Account.objects.filter(server_side, fresh | never, status=Account.Status.OPEN).distinct()
 
 
-def settle_due(limit: int = 500) -> int:
+@dataclass
+class Blocked:
+    """Accounts a settle loop found blocked: tried again after ``retry``, warned about again
+    when the reason changes or ``remind`` has passed.
+
+    Without it every pass would try them first and log each again: a tariff whose
+    holiday calendar ran out blocks all its accounts at once, every pass, and at
+    ``limit`` of them they would starve the rest.
+    """
+
+    retry: timedelta = timedelta(minutes=2)
+    remind: timedelta = timedelta(hours=1)
+    #: account id → (reason, when to try again, when last warned)
+    accounts: dict[int, tuple[str, datetime, datetime]] = field(default_factory=dict)
+
+    def waiting(self, now: datetime) -> set[int]:
+        return {pk for pk, (_, retry_at, _) in self.accounts.items() if retry_at > now}
+
+    def found(self, account: int, reason: str, now: datetime) -> None:
+        earlier = self.accounts.get(account)
+        warned = earlier[2] if earlier is not None and earlier[0] == reason else None
+        if warned is None or now - warned >= self.remind:
+            log.warning("settlement blocked", extra={"account": account, "reason": reason})
+            warned = now
+        self.accounts[account] = (reason, now + self.retry, warned)
+
+    def settled(self, account: int) -> None:
+        if self.accounts.pop(account, None) is not None:
+            log.info("settlement resumed", extra={"account": account})
+
+
+def settle_due(limit: int = 500, blocked: Blocked | None = None) -> int:
     """Settle and decide for up to ``limit`` due accounts; returns how many were handled.
 
     One account that cannot be settled (no tariff, a total going backwards, a
     holiday calendar without the year) is logged with its reason and never
-    stops the others.
+    stops the others; a loop passing the same ``blocked`` each time skips it
+    until its retry time and warns about it once (see :class:`Blocked`).
     """
-    handled = 0
-    accounts = list(accounts_due()[:limit])
+    blocked = blocked or Blocked()
+    now = timezone.now()
+    waiting = blocked.waiting(now)
+    due = accounts_due()[: limit + len(waiting)]  # no id list in the SQL: it may be long
+    accounts = [account for account in due if account.pk not in waiting][:limit]
     summaries = prefetch(accounts)  # one grouped query per tariff, not one per point
     in_chunks = settle_prefetched(summaries)  # a chunk of points per transaction
     for account in accounts:
         try:
             settle_account(account, prefetched=summaries, handled=in_chunks)
-        except (SettlementBlocked, DomainError) as blocked:  # e.g. a year the calendar lacks
-            log.warning("settlement blocked", extra={"account": account.pk, "reason": str(blocked)})
+        except (SettlementBlocked, DomainError) as refused:  # e.g. a year the calendar lacks
+            blocked.found(account.pk, str(refused), now)
+        else:
+            blocked.settled(account.pk)
         apply_policy(account)
-        handled += 1
-    return handled
+    return len(accounts)

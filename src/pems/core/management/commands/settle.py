@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from pems.billing.jobs import settle_due
+from pems.billing.jobs import Blocked, settle_due
 from pems.billing.mirror import reconcile_due
 
 
@@ -27,9 +27,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        blocked = Blocked()  # remembered from pass to pass
         while True:
             started = time.monotonic()
-            settled = settle_due(options["limit"])
+            settled = settle_due(options["limit"], blocked)
             reconciled = reconcile_due(options["limit"])
             if options["loop"] is None:
                 self.stdout.write(
