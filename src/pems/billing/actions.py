@@ -81,7 +81,8 @@ def sell_locked(
     No transaction of its own: a refusal raised here must roll the caller's back.
     """
     ledger_actions.check_amount(locked, amount)  # before the policy decides on it
-    reads = reads or read_for_sale(locked, timezone.now(), idempotency_key)
+    if reads is None:
+        reads = read_for_sale(locked, timezone.now(), idempotency_key)
     point = credit.meter_side_among(locked, reads.points)
     if point is None and not reads.replay:
         return _sell_server_side(
