@@ -118,7 +118,12 @@ def test_status_names_each_tariff_the_holiday_calendar_runs_out_on(
     site = factories.SiteFactory(name="Plaza")
     tou = (Path(examples.__file__).parent / "tariffs" / "tou.toml").read_text("utf-8")
     since = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
-    for name, document, accounts in (("Plaza TOU", tou, 2), ("Flat", flat_tariff_document(), 1)):
+    fallback = tou.replace("chinese_holidays = true", "fallback_to_weekends = true")
+    for name, document, accounts in (
+        ("Plaza TOU", tou, 2),
+        ("Flat", flat_tariff_document(), 1),
+        ("Mall TOU", fallback, 1),
+    ):
         tariff = create_tariff(site, name, document, actor="test")
         for _ in range(accounts):
             assign_tariff(factories.AccountFactory(tenant__site=site), tariff, since, "test")
@@ -134,7 +139,13 @@ def test_status_names_each_tariff_the_holiday_calendar_runs_out_on(
         'Holiday calendar: tariff "Plaza TOU" at Plaza stops settling on 2027-01-01 for 2 open '
         "accounts; chinesecalendar knows holidays up to 2026 only (revise the tariff: "
         "fallback_to_weekends = true and the year's holidays and make-up workdays, or upgrade "
-        "chinesecalendar)"
+        "chinesecalendar)",
+        'Holiday calendar: tariff "Mall TOU" at Plaza keeps settling but prices holidays and '
+        "make-up workdays as plain weekdays and weekends from 2027-01-01 for 1 open account; "
+        "chinesecalendar knows holidays up to 2026 only (revise the tariff: add the year's "
+        "holidays and make-up workdays as [calendar] holidays and workdays, or upgrade "
+        "chinesecalendar)",
     ]
-    (stopped,) = status(dt.datetime(2027, 1, 5, tzinfo=dt.UTC))
+    stopped, falling_back = status(dt.datetime(2027, 1, 5, tzinfo=dt.UTC))
     assert 'tariff "Plaza TOU" at Plaza has not settled since 2027-01-01 for 2 open' in stopped
+    assert 'tariff "Mall TOU" at Plaza keeps settling but' in falling_back

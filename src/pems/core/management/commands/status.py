@@ -22,7 +22,8 @@ def _age(age: timedelta | None) -> str:
 class Command(BaseCommand):
     help = (
         "Show reading freshness, offline points, the command queue, meter-side credit and "
-        "tariffs that will stop settling when the holiday calendar runs out."
+        "tariffs that will stop settling, or price holidays as plain days, when the holiday "
+        "calendar runs out."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -77,4 +78,14 @@ class Command(BaseCommand):
                 f"{state} for {accounts}; chinesecalendar knows holidays up to "
                 f"{outlook.known_until} only (revise the tariff: fallback_to_weekends = true and "
                 "the year's holidays and make-up workdays, or upgrade chinesecalendar)"
+            )
+        for fall in outlook.falling_back:
+            accounts = f"{fall.open_accounts} open account{'' if fall.open_accounts == 1 else 's'}"
+            self.stdout.write(
+                f'Holiday calendar: tariff "{fall.tariff.name}" at {fall.tariff.site.name} '
+                "keeps settling but prices holidays and make-up workdays as plain weekdays and "
+                f"weekends from {fall.falls_back_on.isoformat()} for {accounts}; chinesecalendar "
+                f"knows holidays up to {outlook.known_until} only (revise the tariff: add the "
+                "year's holidays and make-up workdays as [calendar] holidays and workdays, or "
+                "upgrade chinesecalendar)"
             )
