@@ -33,6 +33,15 @@ def latest(point, minutes, total):
     )
 
 
+def two_tenants_read_at(total: int):
+    """Two server-side tenants at 1.00 a kWh whose meters read ``total`` kWh at T0."""
+    tenants = [server_side_tenant("1.00") for _ in range(2)]
+    for _account, point in tenants:
+        reading(point, 0, f"{total}.000")
+        latest(point, 0, f"{total}.000")
+    return tenants
+
+
 def test_a_sweep_reading_at_zero_credit_queues_one_trip():
     account, point = server_side_tenant("1.00")
     actions.sell(account, cny("10.00"), "cash", "cashier", "s1")
@@ -53,11 +62,7 @@ def test_a_sweep_reading_at_zero_credit_queues_one_trip():
 
 
 def test_one_blocked_account_does_not_stop_the_others():
-    stuck, stuck_point = server_side_tenant("1.00")
-    fine, fine_point = server_side_tenant("1.00")
-    for point in (stuck_point, fine_point):
-        reading(point, 0, "50.000")
-        latest(point, 0, "50.000")
+    (stuck, stuck_point), (fine, fine_point) = two_tenants_read_at(50)
     settle_due()
     latest(stuck_point, 5, "10.000")  # went backwards: blocked until the exchange is recorded
     latest(fine_point, 5, "53.000")
@@ -84,11 +89,7 @@ def test_a_loop_warns_about_a_blocked_account_once_and_tries_it_again_later(capl
     """A total going backwards blocks an account until the exchange is recorded: the loop
     warns once (again when the reason changes or an hour has passed), leaves it alone for
     the retry period, and says when it settles again."""
-    stuck, stuck_point = server_side_tenant("1.00")
-    fine, fine_point = server_side_tenant("1.00")
-    for point in (stuck_point, fine_point):
-        reading(point, 0, "50.000")
-        latest(point, 0, "50.000")
+    (stuck, stuck_point), (fine, fine_point) = two_tenants_read_at(50)
     loop = Blocked()
     settle_due(blocked=loop)
     latest(stuck_point, 5, "10.000")  # went backwards
@@ -124,11 +125,7 @@ def test_a_loop_warns_about_a_blocked_account_once_and_tries_it_again_later(capl
 
 
 def test_blocked_accounts_do_not_starve_the_others_when_a_pass_is_limited():
-    stuck, stuck_point = server_side_tenant("1.00")
-    fine, fine_point = server_side_tenant("1.00")
-    for point in (stuck_point, fine_point):
-        reading(point, 0, "50.000")
-        latest(point, 0, "50.000")
+    (stuck, stuck_point), (fine, fine_point) = two_tenants_read_at(50)
     settle_due()
     latest(stuck_point, 5, "10.000")
     latest(fine_point, 5, "53.000")
