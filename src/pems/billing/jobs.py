@@ -73,7 +73,8 @@ def settle_due(limit: int = 500, blocked: Blocked | None = None) -> int:
     stops the others; a loop passing the same ``blocked`` each time skips it
     until its retry time and warns about it once (see :class:`Blocked`).
     """
-    blocked = blocked or Blocked()
+    if blocked is None:  # no loop to remember them: each call tries every due account
+        blocked = Blocked()
     now = timezone.now()
     waiting = blocked.waiting(now)
     due = accounts_due()[: limit + len(waiting)]  # no id list in the SQL: it may be long
