@@ -17,7 +17,7 @@ from pems import examples
 from pems.billing import calendar_horizon
 from pems.billing.tariffs import assign_tariff, create_tariff
 from tests import factories
-from tests.browser.conftest import Pages, log_in
+from tests.browser.conftest import Pages, log_in, shoot
 
 pytestmark = pytest.mark.browser
 
@@ -66,6 +66,8 @@ def test_the_banner_names_the_tariff_and_leads_to_it(
     )
     expect(banner).to_contain_text("fallback_to_weekends = true")
     assert fits_across(page, "#calendar-warning")
+    if viewport == DESK:
+        shoot(page, "17-calendar-warning", element="#calendar-warning")
 
     item.get_by_role("link", name="Plaza TOU").click()
     expect(page.locator("#tariff-name")).to_have_text("Plaza TOU")
