@@ -61,6 +61,7 @@ from typing import Any
 from _setup import setup_django
 
 from ledger import _box_busy, _cashier_accounts
+from pems.core.management.commands.serve import default_shape
 
 TICK = os.sysconf("SC_CLK_TCK")
 HOST = "127.0.0.1"
@@ -587,12 +588,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100)
     parser.add_argument("--accounts", type=int, default=16)
     parser.add_argument("--paced-threads", type=int, default=8, help="threads per client")
-    # The defaults of `pems serve`.
-    cpus = os.cpu_count() or 1
-    parser.add_argument(
-        "--workers", type=int, default=int(os.environ.get("PEMS_WORKERS", str(2 * cpus)))
-    )
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("PEMS_THREADS", "1")))
+    workers, threads = default_shape()  # pems serve's own
+    parser.add_argument("--workers", type=int, default=workers)
+    parser.add_argument("--threads", type=int, default=threads)
     parser.add_argument(
         "--fee-control", choices=["server-side", "meter-side"], default="server-side"
     )

@@ -48,6 +48,30 @@ class Replacement:
     push: Command | None
 
 
+def lock_exchange(point: MeteringPoint) -> tuple[Account | None, MeteringPoint]:
+    """The point's paying account (if any), then the point and its meter, locked.
+
+    The lock order as everywhere: account, then point. A caller that must look
+    for an earlier exchange under the same locks (the API's retried key) takes
+    them first; :func:`replace_meter` taking them again waits for nothing.
+    """
+    account = Account.objects.filter(
+        links__metering_point=point, links__released_at__isnull=True
+    ).first()
+    if account is not None:
+        account = (
+            Account.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("tenant__site")
+            .get(pk=account.pk)
+        )
+    locked = (
+        MeteringPoint.objects.select_for_update(of=("self", "meter"))
+        .select_related("meter__gateway__site")
+        .get(pk=point.pk)
+    )
+    return account, locked
+
+
 @transaction.atomic
 def replace_meter(
     point: MeteringPoint,
@@ -67,13 +91,7 @@ def replace_meter(
     retried request finds it.
     """
     at = at or timezone.now()
-    # Lock order as everywhere: the paying account, then the metering point.
-    account = Account.objects.filter(
-        links__metering_point=point, links__released_at__isnull=True
-    ).first()
-    if account is not None:
-        account = Account.objects.select_for_update(no_key=True).get(pk=account.pk)
-    locked = MeteringPoint.objects.select_for_update().select_related("meter").get(pk=point.pk)
+    account, locked = lock_exchange(point)
     old_meter = locked.meter
     if old_meter.address_count > 1:
         raise ValueError(

@@ -31,7 +31,12 @@ from pems.api.schemas.common import WRITE_ERRORS
 from pems.api.schemas.inventory import ReplacementIn, ReplacementOut
 from pems.api.schemas.sales import KEY_PREFIX
 from pems.audit.models import AuditEvent
-from pems.billing.replacement import FinalReading, FinalTotalTooLow, replace_meter
+from pems.billing.replacement import (
+    FinalReading,
+    FinalTotalTooLow,
+    lock_exchange,
+    replace_meter,
+)
 from pems.billing.settlement import SettlementBlocked
 from pems.domain.errors import DomainError, PrecisionError
 from pems.domain.money import Money
@@ -60,7 +65,7 @@ def replace(request: HttpRequest, point_id: int, body: ReplacementIn) -> Any:
     )
     allow(request, Capability.REPLACE_METER, _site_id(found))
     with transaction.atomic():
-        account, point = _lock(found)  # one exchange at a time per point
+        account, point = lock_exchange(found)  # one exchange at a time per point
         if (earlier := _earlier_replacement(key, point, body.new_meter_number)) is not None:
             return Status(200, _answer(point, earlier))
         meter_side = point.fee_control == FeeControl.METER_SIDE
@@ -83,29 +88,6 @@ def replace(request: HttpRequest, point_id: int, body: ReplacementIn) -> Any:
 
 def _site_id(point: MeteringPoint) -> int:
     return int(point.meter.gateway.site_id)
-
-
-def _lock(point: MeteringPoint) -> tuple[Account | None, MeteringPoint]:
-    """The paying account, then the point, locked in ``replace_meter``'s order.
-
-    ``replace_meter`` takes the same locks again (already held); taken here, they
-    also cover the check for an earlier exchange with the key.
-    """
-    account = Account.objects.filter(
-        links__metering_point=point, links__released_at__isnull=True
-    ).first()
-    if account is not None:
-        account = (
-            Account.objects.select_for_update(no_key=True, of=("self",))
-            .select_related("tenant__site")
-            .get(pk=account.pk)
-        )
-    locked = (
-        MeteringPoint.objects.select_for_update(of=("self",))
-        .select_related("meter__gateway__site")
-        .get(pk=point.pk)
-    )
-    return account, locked
 
 
 def _event(key: str) -> AuditEvent | None:

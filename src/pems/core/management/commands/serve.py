@@ -11,6 +11,17 @@ from django.core.management.base import BaseCommand, CommandParser
 from gunicorn.app.base import BaseApplication
 
 
+def default_shape() -> tuple[int, int]:
+    """Worker processes and threads per worker unless told: PEMS_WORKERS, PEMS_THREADS.
+
+    Processes rather than threads: threads of one worker take turns on the GIL, and
+    each holds a database connection of its own; one thread a worker spends less CPU
+    a request (docs/benchmarks.md, "The recharge API over HTTP").
+    """
+    workers = int(os.environ.get("PEMS_WORKERS", str(2 * (os.cpu_count() or 1))))
+    return workers, int(os.environ.get("PEMS_THREADS", "1"))
+
+
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
     """Runs the PEMS WSGI application with options from the command line."""
 
@@ -37,20 +48,15 @@ class Command(BaseCommand):
             default=os.environ.get("PEMS_BIND", "127.0.0.1:8000"),
             help="host:port to listen on (env PEMS_BIND).",
         )
-        # Processes rather than threads: threads of one worker take turns on the GIL, and
-        # each holds a database connection of its own; one thread a worker spends less CPU
-        # a request (docs/benchmarks.md, "The recharge API over HTTP").
+        workers, threads = default_shape()
         parser.add_argument(
             "--workers",
             type=int,
-            default=int(os.environ.get("PEMS_WORKERS", str(2 * (os.cpu_count() or 1)))),
+            default=workers,
             help="Worker processes (env PEMS_WORKERS; default twice the CPUs).",
         )
         parser.add_argument(
-            "--threads",
-            type=int,
-            default=int(os.environ.get("PEMS_THREADS", "1")),
-            help="Threads per worker (env PEMS_THREADS).",
+            "--threads", type=int, default=threads, help="Threads per worker (env PEMS_THREADS)."
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

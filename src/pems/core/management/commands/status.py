@@ -19,6 +19,10 @@ def _age(age: timedelta | None) -> str:
     return "never" if age is None else f"{age.total_seconds():.0f} s"
 
 
+def _open_accounts(count: int) -> str:
+    return f"{count} open account{'' if count == 1 else 's'}"
+
+
 class Command(BaseCommand):
     help = (
         "Show reading freshness, offline points, the command queue, meter-side credit and "
@@ -72,7 +76,7 @@ class Command(BaseCommand):
         for stop in outlook.tariffs:
             day = stop.stops_on.isoformat()
             state = f"has not settled since {day}" if stop.stopped else f"stops settling on {day}"
-            accounts = f"{stop.open_accounts} open account{'' if stop.open_accounts == 1 else 's'}"
+            accounts = _open_accounts(stop.open_accounts)
             self.stdout.write(
                 f'Holiday calendar: tariff "{stop.tariff.name}" at {stop.tariff.site.name} '
                 f"{state} for {accounts}; chinesecalendar knows holidays up to "
@@ -80,7 +84,7 @@ class Command(BaseCommand):
                 "the year's holidays and make-up workdays, or upgrade chinesecalendar)"
             )
         for fall in outlook.falling_back:
-            accounts = f"{fall.open_accounts} open account{'' if fall.open_accounts == 1 else 's'}"
+            accounts = _open_accounts(fall.open_accounts)
             self.stdout.write(
                 f'Holiday calendar: tariff "{fall.tariff.name}" at {fall.tariff.site.name} '
                 "keeps settling but prices holidays and make-up workdays as plain weekdays and "
