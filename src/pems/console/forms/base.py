@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from pems.access.roles import Capability
 from pems.accounts.models import Account
 from pems.console.access import site_of
+from pems.console.forms.common import reason_field
 from pems.domain.errors import PrecisionError
 from pems.domain.money import Money, minor_unit
 from pems.inventory.models import MeteringPoint, Site
@@ -47,13 +48,7 @@ class ActionForm(forms.Form):
     do_not_call_in_templates: ClassVar[bool] = True
 
     key = forms.CharField(widget=forms.HiddenInput, max_length=64)
-    reason = forms.CharField(
-        label=_("Reason"),
-        required=False,
-        max_length=500,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=_("Kept in the audit log with your name."),
-    )
+    reason = reason_field(required=False)
 
     def __init__(
         self,

@@ -1,4 +1,5 @@
-"""What the site-level forms share: offering the person's sites, and a refusal put by field."""
+"""What the console's forms share: the reason kept in the audit log, offering the person's
+sites, and a refusal put by field."""
 
 from __future__ import annotations
 
@@ -6,6 +7,19 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+
+def reason_field(required: bool = True, **options: Any) -> forms.CharField:
+    """Why the person acts; kept in the audit log with their name."""
+    return forms.CharField(
+        label=_("Reason"),
+        required=required,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Kept in the audit log with your name."),
+        **options,
+    )
 
 
 def offer_sites(field: forms.ModelChoiceField, sites: Any) -> None:

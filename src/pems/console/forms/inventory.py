@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from pems.access.roles import Capability
 from pems.access.scope import can, visible_sites
+from pems.console.forms.common import reason_field
 from pems.inventory.models import Site
 
 SHEET_SUFFIXES = (".csv", ".xlsx")
@@ -24,12 +25,7 @@ class ImportForm(forms.Form):
     dry_run = forms.BooleanField(
         label=_("Only check the sheet; write nothing"), required=False, initial=True
     )
-    reason = forms.CharField(
-        label=_("Reason"),
-        max_length=500,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=_("Kept in the audit log with your name."),
-    )
+    reason = reason_field()
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from pems.access.roles import Capability
 from pems.billing.keep_power import PeriodSpec
 from pems.console.access import sites_where
-from pems.console.forms.common import RefusedByField, offer_sites
+from pems.console.forms.common import RefusedByField, offer_sites, reason_field
 from pems.inventory.models import Site
 
 #: The day-kind boxes, in the order the page shows them.
@@ -81,10 +81,4 @@ class KeepPowerForm(RefusedByField):
 class RemovePeriodForm(forms.Form):
     """The confirmation of a removal: why, for the audit log."""
 
-    reason = forms.CharField(
-        label=gettext_lazy("Reason"),
-        required=False,
-        max_length=500,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=gettext_lazy("Kept in the audit log with your name."),
-    )
+    reason = reason_field(required=False)

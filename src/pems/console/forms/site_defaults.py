@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from pems.accounts.actions import SITE_DEFAULTS
 from pems.console.forms.base import new_key
-from pems.console.forms.common import RefusedByField
+from pems.console.forms.common import RefusedByField, reason_field
 from pems.core.models import MONEY_PLACES
 from pems.inventory.models import Site
 
@@ -47,11 +47,7 @@ class SiteDefaultsForm(RefusedByField):
         _("Credit every tenant without a limit of their own may use before the supply is cut."),
     )
     default_reconnect_minimum = _default_field(_("Reconnect above"))
-    reason = forms.CharField(
-        label=_("Reason"),
-        max_length=500,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=_("Kept in the audit log with your name."),
+    reason = reason_field(
         error_messages={"required": _("Say why: the reason is kept in the audit log.")},
     )
 

@@ -18,7 +18,7 @@ from pems.access.roles import Capability
 from pems.billing.models import Tariff
 from pems.billing.tariffs import TariffChangeRefused
 from pems.console.access import sites_where
-from pems.console.forms.common import offer_sites
+from pems.console.forms.common import offer_sites, reason_field
 from pems.domain.errors import DomainError, FileFormatError
 from pems.inventory.choices import Utility
 from pems.inventory.models import Site
@@ -59,12 +59,7 @@ class TariffDocumentForm(forms.Form):
         help_text=gettext_lazy("When a file is chosen, it is used instead of the text above."),
         widget=forms.ClearableFileInput(attrs={"accept": ".toml,text/plain"}),
     )
-    reason = forms.CharField(
-        label=gettext_lazy("Reason"),
-        max_length=500,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=gettext_lazy("Kept in the audit log with your name."),
-    )
+    reason = reason_field()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
