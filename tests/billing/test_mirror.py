@@ -188,6 +188,53 @@ def test_a_meter_side_tenant_is_warned_once_per_level_and_never_tripped_by_pems(
     assert ledger_problems() == []
 
 
+def alarm_events(account):
+    return list(
+        PrepaidEvent.objects.filter(account=account)
+        .order_by("pk")
+        .values_list("kind", "alarm", "balance")
+    )
+
+
+@pytest.mark.django_db
+def test_a_top_up_clears_the_alarm_at_the_sale_and_a_reading_before_its_push_lands_keeps_it():
+    account, point = bought(alarm1_threshold=Decimal("50.00"), alarm2_threshold=Decimal("20.00"))
+    relay_reading(point, True, T0 + LATER, credit="10.00")  # 90.00 spent: alarm 2
+    mirror.reconcile_due()
+    assert alarm_events(account) == [("alarm_raised", 2, Decimal("10.00"))]
+
+    # 10.00 on the meter and 60.00 on its way: 70.00.
+    _, top_up = actions.sell(account, cny("60.00"), "cash", "cashier", "s2")
+    assert alarm_events(account)[1:] == [("alarm_cleared", 0, Decimal("70.00"))]
+
+    # Read before the push lands: the meter still shows 8.00. The push in flight counts,
+    # so the tenant holds 68.00 and the alarm is not raised again.
+    relay_reading(point, True, T0 + 2 * LATER, credit="8.00")
+    assert mirror.reconcile_due() == 1
+    Command.objects.filter(pk=top_up.pk).update(status="confirmed", completed_at=T0 + 3 * LATER)
+    relay_reading(point, True, T0 + 4 * LATER, credit="67.00")
+    assert mirror.reconcile_due() == 1
+    assert alarm_events(account)[2:] == []
+    assert revenue(account) == Decimal("93.00")
+    assert ledger_problems() == []
+
+
+@pytest.mark.django_db
+def test_a_small_top_up_lowers_the_alarm_by_what_the_meter_holds_and_its_drift():
+    account, point = bought(alarm1_threshold=Decimal("50.00"), alarm2_threshold=Decimal("20.00"))
+    relay_reading(point, True, T0 + LATER, credit="5.00")  # 95.00 spent
+    mirror.reconcile_due()
+    relay_reading(point, True, T0 + 2 * LATER, credit="15.00")  # 10.00 PEMS did not send
+    mirror.reconcile_due()
+    assert alarm_events(account) == [("alarm_raised", 2, Decimal("5.00"))]  # 15.00 left
+
+    # 5.00 by PEMS's account, 10.00 of drift and 10.00 bought: 25.00, alarm 1.
+    actions.sell(account, cny("10.00"), "cash", "cashier", "s2")
+    assert alarm_events(account)[1:] == [("alarm_cleared", 1, Decimal("25.00"))]
+    actions.sell(account, cny("10.00"), "cash", "cashier", "s2")  # a replay judges nothing
+    assert len(alarm_events(account)) == 2
+
+
 @pytest.mark.django_db
 def test_drift_counts_towards_the_warnings_the_meter_spends_it_before_it_trips():
     account, point = bought(alarm1_threshold=Decimal("50.00"), alarm2_threshold=Decimal("20.00"))

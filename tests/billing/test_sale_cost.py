@@ -184,13 +184,14 @@ def test_a_meter_side_sale_runs_twelve_statements_and_locks_the_ledger_rows_last
     assert ledger_problems() == []
 
 
-def test_a_meter_side_sale_tells_the_policy_the_wallet_after_the_transfer():
+def test_a_meter_side_sale_tells_the_policy_the_wallet_and_the_meter_after_the_transfer():
     account, cashier = server_side_account_with_fee(fee_control="meter-side")
     ledger_actions.recharge(account, cny("5.00"), "cash", cashier, "kept in the wallet")
     sale, _ = actions.sell(account, cny("100.00"), "cash", cashier, "to the meter")
     assert sale.balance == cny("103.00")  # right after the recharge entry
     assert ledger_actions.balance(account) == cny("5.00")
-    assert PrepaidState.objects.get(account=account).balance == Decimal("5.00")
+    # The alarm is judged from what the tenant can use: 5.00 in the wallet, 98.00 pushed.
+    assert PrepaidState.objects.get(account=account).balance == Decimal("103.00")
 
 
 def test_a_replayed_meter_side_sale_writes_nothing():

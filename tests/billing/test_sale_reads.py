@@ -20,13 +20,14 @@ from pems.accounts import actions as ledger_actions
 from pems.audit.models import AuditEvent
 from pems.billing import actions, policy
 from pems.billing.actions import fee_ratio
-from pems.billing.models import PrepaidEvent, PrepaidState
+from pems.billing.models import MeterCreditMirror, PrepaidEvent, PrepaidState
 from pems.billing.sale_reads import read_for_sale
 from pems.billing.tariffs import assign_tariff, create_tariff
 from pems.control import actions as control
 from pems.control.models import CommandStatus
 from pems.domain.money import Money
 from pems.domain.policy import RelayCommand, RelayState
+from pems.ledger import chart, posting
 from pems.ledger.models import JournalEntry
 from pems.ledger.posting import LedgerError
 from pems.metering.models import PointState
@@ -162,6 +163,58 @@ def test_the_wallet_balance_and_a_replayed_key_are_read_with_the_rest(cashier_sa
         other = read_for_sale(locked, timezone.now(), "k2")
     assert (again.wallet, again.replay) == (ledger_actions.balance(account).amount, True)
     assert (other.wallet, other.replay) == (Decimal("25.00"), False)
+
+
+def test_each_meter_side_point_reads_its_meter_credit_and_last_drift_and_no_other_accounts():
+    account, server_side = server_side_tenant()
+    site = account.tenant.site
+    fresh, held, drifted = (
+        MeteringPointFactory(meter__gateway__site=site, fee_control="meter-side") for _ in range(3)
+    )
+    for point in (fresh, held, drifted):
+        account.links.create(metering_point=point)
+    other, _ = server_side_tenant(site=site)
+    for owner, point, amount in ((account, held, "30.00"), (other, fresh, "7.00")):
+        post(owner, point, amount)  # the other account's credit on ``fresh`` is not ours
+    post(account, drifted, "12.50")
+    MeterCreditMirror.objects.create(
+        account=account, point=drifted, read_at=timezone.now(), drift=Decimal("4.25")
+    )
+    MeterCreditMirror.objects.create(
+        account=other, point=held, read_at=timezone.now(), drift=Decimal("99.00")
+    )
+    with transaction.atomic():
+        reads = read_for_sale(ledger_actions.lock_open(account), timezone.now())
+    orm = {
+        point.pk: chart.balances(chart.meter_credit_ref(account, point))[0]
+        + sum(m.drift for m in MeterCreditMirror.objects.filter(account=account, point=point))
+        for point in (fresh, held, drifted)
+    }
+    assert (
+        reads.meter_credit
+        == orm
+        == {
+            fresh.pk: Decimal(0),
+            held.pk: Decimal("30.00"),
+            drifted.pk: Decimal("16.75"),
+        }
+    )
+    assert server_side.pk not in reads.meter_credit
+
+
+def post(account, point, amount):
+    """Credit moved from the account's wallet on to a point's meter (as a sale's transfer)."""
+    money = cny(amount)
+    posting.post(
+        site_id=account.tenant.site_id,
+        kind=JournalEntry.Kind.METER_TRANSFER,
+        lines=[
+            (chart.wallet_ref(account), -money),
+            (chart.meter_credit_ref(account, point), money),
+        ],
+        actor="test",
+        account_id=account.pk,
+    )
 
 
 def test_a_sale_whose_wallet_moved_outside_the_lock_is_undone(cashier_sale, monkeypatch):

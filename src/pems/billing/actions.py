@@ -97,16 +97,22 @@ def sell_locked(
         sale = ledger_actions.recharge_locked(
             locked, amount, channel, actor, idempotency_key, reason, reads.fee_ratio
         )
-        push, left = None, None
+        push, left, usable = None, None, None
         if sale.created:
             wallet = Money(reads.wallet, sale.credited.currency)
             sale = replace(sale, balance=wallet + sale.credited)
             left = sale.balance
         if point is not None:
             push = credit.send_credit(locked, point, sale.credited, sale.entry, actor)
-            left = None if left is None else left - sale.credited  # moved on to the meter
+            if left is not None:
+                left -= sale.credited  # moved on to the meter
+                # The meter's credit by PEMS's account, this push included (it may not
+                # have landed yet): the tenant's alarm clears at the sale, not at the
+                # meter's next reading. Spending since that reading is not known yet.
+                on_meter = Money(reads.meter_credit[point.pk], left.currency)
+                usable = left + on_meter + sale.credited
         # A replay left no balance: the policy reads the wallet again.
-        policy.act(locked, reads.inputs, left, actor=actor)
+        policy.act(locked, reads.inputs, left, actor=actor, meter_credit=usable)
     _check_wallet(locked, left, moved, idempotency_key)
     return sale, push
 

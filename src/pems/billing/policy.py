@@ -104,8 +104,15 @@ def act(
     balance: Money | None = None,
     now: datetime | None = None,
     actor: Any = "policy",
+    meter_credit: Money | None = None,
 ) -> list[Command]:
-    """Decide on ``inputs`` and the balance (read if not given); record and queue what follows."""
+    """Decide on ``inputs`` and the balance (read if not given); record and queue what follows.
+
+    ``meter_credit`` is, for an account paying for no server-side point, the credit
+    the tenant can still use with what its meter holds (as ``announce_alarms`` is
+    given it): its alarm level is judged from it. Without it such an account's
+    level is left as it is (the wallet alone says nothing of its meter).
+    """
     now = now or timezone.now()
     site = locked.tenant.site
     if balance is None:
@@ -116,6 +123,11 @@ def act(
     keep = _keep_power(locked, balance, thresholds) if inputs.relays else KeepPower()
     queued: list[Command] = []
     level = AlarmLevel(inputs.state.alarm)
+    if meter_credit is not None and not inputs.relays:
+        level, change = alarm_change(meter_credit, thresholds, level)
+        if change is not None:
+            _record(locked, None, change, now)
+        balance = meter_credit
     for point, relay in inputs.relays:
         decision = decide(
             PolicyState(balance, relay.state, level, relay.pending, relay.person_tripped),

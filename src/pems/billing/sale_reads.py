@@ -25,7 +25,7 @@ from django.db import connection
 
 from pems.accounts.actions import recharge_key
 from pems.accounts.models import Account, AccountMeteringPoint
-from pems.billing.models import AccountTariff, PrepaidState, Tariff
+from pems.billing.models import AccountTariff, MeterCreditMirror, PrepaidState, Tariff
 from pems.billing.policy import RELAY_COMMAND_KINDS, Inputs, relay_from
 from pems.billing.tariffs import service_fee_ratio
 from pems.control.models import Command, CommandStatus
@@ -41,8 +41,11 @@ from pems.metering.models import PointState
 class SaleReads:
     """The service-fee ratio in force, the points paid for, and the policy's inputs.
 
-    Also the wallet's balance now (0 before its first posting) and the id of
-    the recharge already made with the sale's key, if any (the sale is a replay).
+    Also the wallet's balance now (0 before its first posting), the id of the
+    recharge already made with the sale's key, if any (the sale is a replay),
+    and per meter-side point what its meter holds by PEMS's account: the
+    point's meter-credit balance plus the drift its last reconciled reading
+    showed (as ``billing.reconcile_many`` counts it towards the alarms).
     """
 
     fee_ratio: Decimal
@@ -50,6 +53,7 @@ class SaleReads:
     inputs: Inputs
     wallet: Decimal
     replayed: int | None
+    meter_credit: dict[int, Decimal]
 
     @property
     def replay(self) -> bool:
@@ -65,9 +69,12 @@ def read_for_sale(locked: Account, now: datetime, idempotency_key: str = "") -> 
     moment = connection.ops.adapt_datetimefield_value(now)
     wallet_key, entry_key = chart.wallet_ref(locked).key, recharge_key(idempotency_key)
     with connection.cursor() as cursor:
-        cursor.execute(query.sql, [wallet_key, entry_key, locked.pk, locked.pk, moment, locked.pk])
+        cursor.execute(
+            query.sql,
+            [wallet_key, entry_key, locked.pk, locked.pk, moment, locked.pk, locked.pk, locked.pk],
+        )
         rows = cursor.fetchall()
-    (wallet, replayed), state_row, tariff, _, _, _ = query.split(rows[0])
+    (wallet, replayed), state_row, tariff, *_ = query.split(rows[0])
     if state_row[0] is None:  # the account's first decision
         state, _created = PrepaidState.objects.get_or_create(account=locked)
     else:
@@ -76,26 +83,31 @@ def read_for_sale(locked: Account, now: datetime, idempotency_key: str = "") -> 
     if tariff[0] is not None:
         document, name = tariff
         ratio = service_fee_ratio(document, name, locked.tenant.site, now)
-    points, relays = [], []
+    points, relays, meter_credit = [], [], {}
     for row in rows:
-        *_, point_row, relay_row, command_row = query.split(row)
+        *_, point_row, relay_row, command_row, (held, drift) = query.split(row)
         if point_row[0] is None:  # no active point: the one row carries the account's columns
             continue
         point = query.point.instance(point_row)
         points.append(point)
-        if point.fee_control == FeeControl.SERVER_SIDE:
+        if point.fee_control == FeeControl.METER_SIDE:
+            meter_credit[point.pk] = sum(
+                (query.balance(v) for v in (held, drift) if v is not None), Decimal(0)
+            )
+        elif point.fee_control == FeeControl.SERVER_SIDE:
             relay_closed, read_at = query.relay.values(relay_row)
             latest = None if command_row[0] is None else tuple(query.command.values(command_row))
             relays.append((point, relay_from(point, relay_closed, read_at, latest)))  # type: ignore[arg-type]
     balance = Decimal(0) if wallet is None else query.balance(wallet)
-    return SaleReads(ratio, points, Inputs(state, relays), balance, replayed)
+    return SaleReads(ratio, points, Inputs(state, relays), balance, replayed, meter_credit)
 
 
 @dataclass(frozen=True)
 class _Query:
     """The statement and how its columns split.
 
-    (wallet balance, replayed entry), alarm state, tariff, point, relay, command.
+    (wallet balance, replayed entry), alarm state, tariff, point, relay, command,
+    (meter-credit balance, drift).
     """
 
     sql: str
@@ -107,7 +119,7 @@ class _Query:
 
     def split(self, row: Sequence[Any]) -> list[Sequence[Any]]:
         parts, start = [], 0
-        widths = (2, len(self.state), 2, len(self.point), len(self.relay), len(self.command))
+        widths = (2, len(self.state), 2, len(self.point), len(self.relay), len(self.command), 2)
         for width in widths:
             parts.append(row[start : start + width])
             start += width
@@ -140,6 +152,15 @@ def _query(vendor: str) -> _Query:
         f" AND {col(Command, 'status')} <> '{CommandStatus.FAILED.value}'"
         f" ORDER BY {col(Command, 'id')} DESC LIMIT 1"
     )
+    held = (  # a point's meter credit by the ledger, and the drift its meter last showed
+        f" LEFT JOIN {table(LedgerAccount, 'held')}"
+        f" ON {col(LedgerAccount, 'account', 'held')} = %s"
+        f" AND {col(LedgerAccount, 'metering_point', 'held')} = {point_id}"
+        f" AND {col(LedgerAccount, 'kind', 'held')} = '{LedgerAccount.Kind.METER_CREDIT.value}'"
+        f" LEFT JOIN {table(MeterCreditMirror, 'mirror')}"
+        f" ON {col(MeterCreditMirror, 'account', 'mirror')} = %s"
+        f" AND {col(MeterCreditMirror, 'point', 'mirror')} = {point_id}"
+    )
     points = (  # the active points, each with its relay reading and latest relay command
         f"{table(MeteringPoint, 'point')}"
         f" JOIN {table(AccountMeteringPoint, 'link')}"
@@ -149,6 +170,7 @@ def _query(vendor: str) -> _Query:
         f" LEFT JOIN {table(PointState, 'relay')}"
         f" ON {col(PointState, 'point', 'relay')} = {point_id}"
         f" LEFT JOIN {table(Command, 'command')} ON {col(Command, 'id', 'command')} = ({latest})"
+        f"{held}"
     )
     tariff = f"{col(Tariff, 'document', 'tariff')}, {col(Tariff, 'name', 'tariff')}"
     balance = LedgerAccount._meta.get_field("balance")
@@ -162,7 +184,8 @@ def _query(vendor: str) -> _Query:
     )
     sql = (
         f"SELECT ({wallet}), ({replay}), {state.sql}, {tariff}, {point.sql}, {relay.sql},"  # noqa: S608
-        f" {command.sql} FROM (SELECT 1 AS one) AS one"
+        f" {command.sql}, {col(LedgerAccount, 'balance', 'held')},"
+        f" {col(MeterCreditMirror, 'drift', 'mirror')} FROM (SELECT 1 AS one) AS one"
         f" LEFT JOIN {table(PrepaidState, 'state')}"
         f" ON {col(PrepaidState, 'account', 'state')} = %s"
         f" LEFT JOIN {table(Tariff, 'tariff')} ON {col(Tariff, 'id', 'tariff')} = ({in_force})"
