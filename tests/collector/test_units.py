@@ -17,6 +17,7 @@ from pems.collector.plan import ShardError, parse_shard
 from pems.collector.readings import Snapshot, derive_events, interval_start
 from pems.collector.sql import _fixed
 from pems.devices.records import Energy, ForcedMode, MeterState
+from pems.devices.totals import total_wrap
 
 BASE = Snapshot(Decimal("100.00"), 3, True, (False, False, False), 5, False)
 
@@ -53,11 +54,22 @@ def test_events_follow_from_two_consecutive_readings(change: dict, kinds: list[s
     assert [e.kind for e in derive_events(BASE, new, timedelta(0))] == kinds
 
 
-def test_a_register_wrapping_round_is_a_rollover_not_a_loss() -> None:
-    high = dataclasses.replace(BASE, energy_total=Decimal("42949000.00"))
-    low = dataclasses.replace(BASE, energy_total=Decimal("12.00"))
-    assert [e.kind for e in derive_events(high, low, timedelta(0))] == ["energy_rollover"]
-    assert derive_events(None, low, timedelta(0)) == []
+@pytest.mark.parametrize(
+    ("model", "high", "low"),
+    [
+        ("DDSY1352-NK", "42949000.00", "12.00"),  # u32 in 0.01 kWh
+        ("DLT645-GENERIC", "999990.00", "3.00"),  # BCD XXXXXX.XX kWh
+    ],
+)
+def test_a_register_wrapping_round_is_a_rollover_not_a_loss(model, high, low) -> None:
+    wrap = total_wrap(model)
+    before = dataclasses.replace(BASE, energy_total=Decimal(high), wrap=wrap)
+    after = dataclasses.replace(BASE, energy_total=Decimal(low), wrap=wrap)
+    assert [e.kind for e in derive_events(before, after, timedelta(0))] == ["energy_rollover"]
+    assert derive_events(None, after, timedelta(0)) == []
+    # Far from the top of the register, the same fall is not a wrap.
+    middle = dataclasses.replace(before, energy_total=wrap / 2)
+    assert [e.kind for e in derive_events(middle, after, timedelta(0))] == ["energy_backwards"]
 
 
 def _state(

@@ -5,8 +5,10 @@ Each run prices the readings after it with the account's tariff (TOU, tiers,
 fixed charges; ``pems.domain.pricing``), posts one settlement entry, and moves
 the cursor — in one transaction, under the account's lock. Sub-cent results
 are carried in the cursor's residue, so frequent runs neither lose nor invent
-money. A total that goes backwards (rollover, replaced meter) stops the run
-at that reading until the replacement action rebases the cursor.
+money. A total that goes backwards is passed over when the meter comes back
+(a misread) and counted on when its register wrapped (``billing.falls``);
+otherwise (a replaced or reset meter) the run stops at that reading until the
+replacement action rebases the cursor.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from pems.accounts.models import Account, AccountMeteringPoint
+from pems.billing.falls import fall_refusal, made_continuous
 from pems.billing.models import RESIDUE_PLACES, AccountTariff, SettlementCursor, Tariff
 from pems.billing.summaries import (
     REGISTERS,
@@ -190,16 +193,15 @@ def _charge(
 ) -> Settled:
     """Price readings after the cursor, post the charge, advance the cursor."""
     tariff = priced(tariff_row)
-    history = _up_to_backwards_step(
-        [meter_reading(cursor.settled_until, cursor, tariff.unit, "last_"), *readings]
+    made = made_continuous(
+        cursor.point_id,
+        [meter_reading(cursor.settled_until, cursor, tariff.unit, "last_"), *readings],
     )
-    if len(history) < 2:
-        raise SettlementBlocked(
-            f"point {cursor.point_id}: total went backwards after "
-            f"{cursor.settled_until.isoformat()}; record the meter replacement or rollover"
-        )
-    charges = price(intervals_from_readings(history), tariff, cycle_state(cursor, tariff.unit))
-    return _post(account, cursor, tariff_row, charges, history[-1], actor)
+    if made.fall is not None and len(made.readings) < 2:  # nothing before the fall
+        raise SettlementBlocked(fall_refusal(cursor.point_id, made.fall))
+    intervals = intervals_from_readings(made.readings)
+    charges = price(intervals, tariff, cycle_state(cursor, tariff.unit))
+    return _post(account, cursor, tariff_row, charges, made.last, actor)
 
 
 def _post(
@@ -322,15 +324,6 @@ def _readings_to_price(
         if latest is not None and (switch is None or latest.read_at <= switch):
             chosen.append(meter_reading(latest.read_at, latest, unit, "energy_"))
     return chosen
-
-
-def _up_to_backwards_step(history: Sequence[MeterReading]) -> list[MeterReading]:
-    kept = [history[0]]
-    for reading in history[1:]:
-        if reading.total.amount < kept[-1].total.amount:
-            break
-        kept.append(reading)
-    return kept
 
 
 #: The cursor columns :func:`move` sets (for a bulk update).

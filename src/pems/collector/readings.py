@@ -12,11 +12,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from pems.devices.records import MeterState
-
-#: A u32 register in 0.01 kWh wraps at this value.
-REGISTER_WRAP = Decimal("42949672.96")
-#: A drop from above this fraction of the wrap to below the rest counts as rollover.
-ROLLOVER_FRACTION = Decimal("0.9")
+from pems.devices.totals import total_wrap
+from pems.domain.continuity import is_wrap
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +37,8 @@ class Snapshot:
     alarms: tuple[bool | None, bool | None, bool | None]
     type_code: int | None
     clock_skewed: bool
+    #: The range of the meter's total register (``devices.totals``); None: not known.
+    wrap: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +61,15 @@ def snapshot_of(reading: Reading, drift_limit: int) -> Snapshot:
         alarms=(state.alarm1, state.alarm2, state.arrears),
         type_code=state.type_code,
         clock_skewed=clock_skew(reading) > timedelta(seconds=drift_limit),
+        wrap=_wrap(state.model),
     )
+
+
+def _wrap(model: str) -> Decimal | None:
+    try:
+        return total_wrap(model)
+    except KeyError:  # a model without a map (a test double)
+        return None
 
 
 def clock_skew(reading: Reading) -> timedelta:
@@ -93,9 +100,7 @@ def derive_events(prev: Snapshot | None, new: Snapshot, skew: timedelta) -> list
             EventDraft("clock_drift", {}, {"skew_s": str(int(skew.total_seconds()))}, "clock")
         )
     if new.energy_total < prev.energy_total:
-        rolled = prev.energy_total > REGISTER_WRAP * ROLLOVER_FRACTION and new.energy_total < (
-            REGISTER_WRAP * (1 - ROLLOVER_FRACTION)
-        )
+        rolled = new.wrap is not None and is_wrap(prev.energy_total, new.energy_total, new.wrap)
         kind = "energy_rollover" if rolled else "energy_backwards"
         events.append(_change(kind, prev, new, ("energy_total",)))
     return events

@@ -1,0 +1,99 @@
+"""A settled point whose total falls: misreads passed over, register wraps counted on.
+
+The rules are pure (``pems.domain.continuity``); this module gives them what
+they read from the database — the range of the point's meter register (from
+its model's register map) and the point's fastest recent use — only when a
+total does fall, and words the refusal when pricing has to stop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from itertools import pairwise
+
+from pems.devices.totals import total_wrap
+from pems.domain.continuity import (
+    MISREAD_WINDOW,
+    RATE_LOOKBACK,
+    Continuous,
+    Fall,
+    continuous,
+)
+from pems.domain.pricing import MeterReading
+from pems.inventory.models import MeteringPoint
+from pems.metering.models import IntervalReading
+
+log = logging.getLogger(__name__)
+
+
+def made_continuous(point_id: int, history: Sequence[MeterReading]) -> Continuous:
+    """``history`` (the cursor's reading, then the newer ones) ready to price."""
+    if not _falls(history):
+        return Continuous(list(history), history[-1], None, 0, 0)
+    made = continuous(history, _wrap(point_id), lambda at: fastest_use(point_id, at))
+    if made.passed_over:
+        log.warning(
+            "point %s: %d reading(s) below the total before them passed over as misreads",
+            point_id,
+            made.passed_over,
+        )
+    if made.wraps:
+        log.warning("point %s: the total register wrapped; counted on from zero", point_id)
+    return made
+
+
+def fall_refusal(point_id: int, fall: Fall) -> str:
+    """Why a point cannot be settled past ``fall``, and what a person can do."""
+    before, after = fall.before, fall.after
+    what = (
+        f"point {point_id}: total went backwards from {before.total} to {after.total} at "
+        f"{after.at.isoformat()}"
+    )
+    if not fall.lasting:
+        until = (after.at + MISREAD_WINDOW).isoformat()
+        return f"{what}; waiting until {until} for the meter to come back (a misread)"
+    return f"{what} and stayed down ({fall.not_a_wrap}); record the meter replacement"
+
+
+def fastest_use(point_id: int, at: datetime) -> Decimal | None:
+    """The point's fastest use between two stored readings in the week before ``at``,
+    in units an hour; None when it used nothing (or was not read) then."""
+    rows = (
+        IntervalReading.objects.filter(
+            point_id=point_id, read_at__gte=at - RATE_LOOKBACK, read_at__lte=at
+        )
+        .order_by("read_at")
+        .values_list("read_at", "energy_total")
+    )
+    fastest = None
+    for (start, before), (end, after) in pairwise(rows.iterator()):
+        seconds = int((end - start).total_seconds())
+        if after > before and seconds > 0:
+            rate = (after - before) * 3600 / seconds
+            fastest = rate if fastest is None else max(fastest, rate)
+    return fastest
+
+
+def _falls(history: Sequence[MeterReading]) -> bool:
+    """Whether any total or TOU register falls from one reading to the next."""
+    for before, after in pairwise(history):
+        if after.total.amount < before.total.amount:
+            return True
+        for rate, value in after.registers.items():
+            if rate in before.registers and value.amount < before.registers[rate].amount:
+                return True
+    return False
+
+
+def _wrap(point_id: int) -> Decimal | None:
+    """The range of the total register of the point's meter (None: model unknown)."""
+    code = (
+        MeteringPoint.objects.filter(pk=point_id).values_list("meter__model__code", flat=True)
+    ).first()
+    try:
+        return None if code is None else total_wrap(code)
+    except KeyError:
+        return None

@@ -1,0 +1,136 @@
+"""Settlement through a falling total: a misread passed over, a register wrap charged once, a
+reset refused with what to do — reading by reading and through the settle job's prefetch
+(PostgreSQL's priced query, SQLite's cells), which hand such points to the former.
+
+Worked example of the wrap: a DL/T 645 meter (register range 1,000,000.00 kWh)
+reads 999,990 kWh at T0 and uses 2 kWh every quarter hour: 999,998 at 60 min.
+At 75 min it reads 0.5: 2.5 kWh across the wrap, 10 kWh/h, under 3 × its
+8 kWh/h of before. That reading waits six hours for the meter to come back
+(a misread); at 480 min it reads 30.5, so the fall lasted and is a wrap:
+999,998 → 1,000,030.5 is 32.5 kWh, 40.5 kWh since T0 at 1.00 a kWh.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from pems.accounts.actions import balance
+from pems.billing.jobs import settle_due
+from pems.billing.models import SettlementCursor
+from pems.billing.settlement import SettlementBlocked, settle_point
+from pems.inventory.models import Meter
+from pems.ledger.verify import ledger_problems
+from pems.metering.models import PointState
+from tests.billing.scenarios import T0, reading, server_side_tenant
+from tests.factories import catalogue_model
+from tests.ledger.scenarios import cny
+
+pytestmark = pytest.mark.django_db
+
+
+def dlt645_tenant():
+    account, point = server_side_tenant("1.00")
+    Meter.objects.filter(pk=point.meter_id).update(model=catalogue_model("DLT645-GENERIC"))
+    return account, point
+
+
+def read(point, minutes, total):
+    """An interval reading and the point's latest state, as a sweep stores them."""
+    reading(point, minutes, total)
+    PointState.objects.update_or_create(
+        point=point,
+        defaults={"read_at": T0 + dt.timedelta(minutes=minutes), "energy_total": Decimal(total)},
+    )
+
+
+def settle_by_point(account, point):
+    settle_point(account, point)
+
+
+def settle_by_job(_account, _point):
+    settle_due()
+
+
+@pytest.fixture(params=[settle_by_point, settle_by_job])
+def settle(request):
+    return request.param
+
+
+def test_a_zero_answered_between_good_readings_is_passed_over_and_nothing_is_lost(settle):
+    account, point = server_side_tenant("1.00")
+    read(point, 0, "100.000")
+    settle(account, point)  # the baseline
+    read(point, 15, "101.000")
+    read(point, 30, "0.000")  # a meter answering zeros as it powers up
+    read(point, 45, "103.500")
+    settle(account, point)
+    assert balance(account) == cny("-3.50")
+    cursor = SettlementCursor.objects.get(point=point)
+    assert (cursor.last_total, cursor.settled_until) == (
+        Decimal("103.500"),
+        T0 + dt.timedelta(minutes=45),
+    )
+    settle(account, point)
+    assert balance(account) == cny("-3.50")  # nothing twice
+    assert ledger_problems() == []
+
+
+def test_the_worked_register_wrap_is_charged_once(settle):
+    account, point = dlt645_tenant()
+    for quarter in range(5):  # 999,990 … 999,998 kWh, 2 kWh a quarter hour
+        read(point, 15 * quarter, f"{999_990 + 2 * quarter}.000")
+    settle(account, point)  # the baseline
+    settle(account, point)
+    assert balance(account) == cny("-8.00")
+    read(point, 75, "0.500")
+    if settle is settle_by_point:  # younger than six hours: it waits (the job logs why)
+        with pytest.raises(SettlementBlocked, match=r"waiting until 2026-03-02T07:15:00\+00:00"):
+            settle(account, point)
+    else:
+        settle(account, point)
+    assert balance(account) == cny("-8.00")
+    read(point, 480, "30.500")
+    settle(account, point)
+    assert balance(account) == cny("-40.50")
+    cursor = SettlementCursor.objects.get(point=point)
+    assert cursor.last_total == Decimal("30.500")  # the meter's own total
+    read(point, 495, "31.500")
+    settle(account, point)
+    assert balance(account) == cny("-41.50")
+    assert ledger_problems() == []
+
+
+def test_a_reset_near_the_top_of_the_register_is_refused_with_what_to_do():
+    account, point = dlt645_tenant()
+    read(point, 0, "950000.000")
+    settle_point(account, point)
+    read(point, 15, "950002.000")
+    read(point, 30, "0.400")  # 49,998.4 kWh in a quarter hour if it were a wrap
+    read(point, 420, "1.000")
+    settle_point(account, point)
+    assert balance(account) == cny("-2.00")
+    with pytest.raises(SettlementBlocked, match="stayed down") as refused:
+        settle_point(account, point)
+    assert "a wrap would mean 49998.400 kWh in 0.25 h" in str(refused.value)
+    assert str(refused.value).endswith("record the meter replacement")
+    settle_due()  # the job logs it and goes on
+    assert balance(account) == cny("-2.00")
+
+
+def test_a_fall_in_the_middle_of_a_modbus_register_waits_then_stops_there():
+    account, point = server_side_tenant("1.00")
+    read(point, 0, "500.000")
+    settle_point(account, point)
+    read(point, 15, "502.000")
+    read(point, 30, "0.500")  # replaced meter
+    read(point, 45, "1.500")
+    assert settle_point(account, point).amount == cny("2.00")
+    with pytest.raises(SettlementBlocked, match="waiting until 2026-"):
+        settle_point(account, point)
+    read(point, 30 + 6 * 60, "9.000")
+    with pytest.raises(SettlementBlocked, match=r"stayed down \(not from near the top"):
+        settle_point(account, point)
+    assert balance(account) == cny("-2.00")
