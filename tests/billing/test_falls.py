@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 
 from pems.accounts.actions import balance
 from pems.billing.jobs import settle_due
@@ -118,6 +120,17 @@ def test_a_reset_near_the_top_of_the_register_is_refused_with_what_to_do():
     assert str(refused.value).endswith("record the meter replacement")
     settle_due()  # the job logs it and goes on
     assert balance(account) == cny("-2.00")
+
+    _, other = server_side_tenant("1.00", site=account.tenant.site)  # keeps up
+    read(other, 0, "7.000")
+    settle_due()
+    out = StringIO()
+    call_command("status", stdout=out)
+    assert (
+        "Server-side settlement: 2 points, 1 more than 1 h behind their latest reading; the "
+        f"furthest: point {point.pk} (meter {point.meter.number}) settled up to "
+        "2026-03-02T00:15:00+00:00, pems settle logs why"
+    ) in out.getvalue()
 
 
 def test_a_fall_in_the_middle_of_a_modbus_register_waits_then_stops_there():

@@ -11,6 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from pems.accounts.models import Account
+from pems.billing.models import SettlementCursor
 from pems.billing.policy import apply_policy
 from pems.billing.settle_many import settle_prefetched
 from pems.billing.settlement import SettlementBlocked, settle_account
@@ -90,3 +91,35 @@ def settle_due(limit: int = 500, blocked: Blocked | None = None) -> int:
             blocked.settled(account.pk)
         apply_policy(account)
     return len(accounts)
+
+
+#: A server-side point settled further than this behind its latest reading is stuck.
+STUCK_AFTER = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class SettlementHealth:
+    """Open server-side points with a cursor; those stuck (``STUCK_AFTER``), the furthest
+    behind first as (point id, meter number, settled up to)."""
+
+    points: int
+    stuck: int
+    furthest: tuple[int, str, datetime] | None
+
+
+def settlement_health() -> SettlementHealth:
+    """How many open server-side points settlement keeps up with (a point blocked by a
+    fallen total, a missing tariff or the holiday calendar shows here, whatever the cause)."""
+    cursors = SettlementCursor.objects.filter(
+        account__status=Account.Status.OPEN,
+        point__fee_control=FeeControl.SERVER_SIDE,
+        point__account_links__account=F("account"),
+        point__account_links__released_at__isnull=True,
+    )
+    stuck = cursors.filter(settled_until__lt=F("point__state__read_at") - STUCK_AFTER)
+    furthest = (
+        stuck.order_by("settled_until")
+        .values_list("point_id", "point__meter__number", "settled_until")
+        .first()
+    )
+    return SettlementHealth(cursors.count(), stuck.count(), furthest)

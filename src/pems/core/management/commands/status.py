@@ -1,5 +1,6 @@
 """`pems status`: reading freshness per site and gateway, offline points, the command queue,
-how current the meter-side credit mirror is, and tariffs the holiday calendar is running out on."""
+how current the meter-side credit mirror and server-side settlement are, and tariffs the
+holiday calendar is running out on."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from pems.billing import mirror
 from pems.billing.calendar_horizon import calendar_outlook
+from pems.billing.jobs import STUCK_AFTER, settlement_health
 from pems.collector.health import command_health, gateway_health
 from pems.inventory.models import Site
 
@@ -71,6 +73,19 @@ class Command(BaseCommand):
                 f"Meter-side credit: {credit.points} points, {credit.behind} read since their "
                 f"last reconciliation (pems settle takes them), {credit.drifting} holding credit "
                 "PEMS did not send"
+            )
+        settling = settlement_health()
+        if settling.points:
+            furthest = ""
+            if settling.furthest is not None:
+                point, meter, until = settling.furthest
+                furthest = (
+                    f"; the furthest: point {point} (meter {meter}) settled up to "
+                    f"{until.isoformat()}, pems settle logs why"
+                )
+            self.stdout.write(
+                f"Server-side settlement: {settling.points} points, {settling.stuck} more than "
+                f"{STUCK_AFTER.total_seconds() / 3600:g} h behind their latest reading{furthest}"
             )
         outlook = calendar_outlook(Site.objects.all())
         for stop in outlook.tariffs:
