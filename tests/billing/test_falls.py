@@ -22,12 +22,12 @@ from django.core.management import call_command
 from pems.accounts.actions import balance
 from pems.billing.jobs import settle_due
 from pems.billing.models import SettlementCursor
-from pems.billing.settlement import SettlementBlocked, settle_point
+from pems.billing.settlement import SettlementBlocked, settle_account, settle_point
 from pems.inventory.models import Meter
 from pems.ledger.verify import ledger_problems
 from pems.metering.models import PointState
 from tests.billing.scenarios import T0, reading, server_side_tenant
-from tests.factories import catalogue_model
+from tests.factories import MeteringPointFactory, catalogue_model
 from tests.ledger.scenarios import cny
 
 pytestmark = pytest.mark.django_db
@@ -147,3 +147,26 @@ def test_a_fall_in_the_middle_of_a_modbus_register_waits_then_stops_there():
     with pytest.raises(SettlementBlocked, match=r"stayed down \(not from near the top"):
         settle_point(account, point)
     assert balance(account) == cny("-2.00")
+
+
+def test_a_point_stuck_at_a_fall_does_not_stop_its_accounts_other_point(caplog):
+    account, stuck = server_side_tenant("1.00")
+    other = MeteringPointFactory(meter__gateway__site=account.tenant.site)
+    account.links.create(metering_point=other, attached_at=T0 - dt.timedelta(days=1))
+    for point in (stuck, other):
+        read(point, 0, "500.000")
+    settle_due()  # the baselines
+    read(stuck, 15, "0.500")  # replaced, not recorded
+    read(other, 15, "501.000")
+    read(stuck, 400, "1.000")
+    read(other, 400, "503.000")
+    # Point by point (what the job does with the points its prefetch could not price):
+    # the stuck point comes first and the other is still charged its 3 kWh.
+    with pytest.raises(SettlementBlocked, match=f"point {stuck.pk}: total went backwards"):
+        settle_account(account)
+    assert balance(account) == cny("-3.00")
+    read(other, 415, "504.000")
+    settle_due()
+    assert balance(account) == cny("-4.00")
+    [warning] = [r for r in caplog.records if r.getMessage() == "settlement blocked"]
+    assert f"point {stuck.pk}: total went backwards" in warning.reason

@@ -36,6 +36,7 @@ from pems.billing.summaries import (
 )
 from pems.billing.tariffs import priced, tariff_at
 from pems.domain.charges import Charges
+from pems.domain.errors import DomainError
 from pems.domain.money import Money, round_money
 from pems.domain.pricing import MeterReading, intervals_from_readings, price
 from pems.domain.quantities import Quantity, Unit
@@ -76,19 +77,28 @@ def settle_account(
     """Settle every server-side metering point the account pays for.
 
     ``handled`` holds (account id, point id) pairs already settled in this run
-    (``settle_many.settle_prefetched``).
+    (``settle_many.settle_prefetched``). A point that cannot be settled does not
+    stop the others (each point is its own transaction); once they are done,
+    SettlementBlocked names every point refused and why.
     """
     points = MeteringPoint.objects.filter(
         account_links__account=account,
         account_links__released_at__isnull=True,
         fee_control=FeeControl.SERVER_SIDE,
-    )
-    results = []
+    ).order_by("pk")
+    results, refusals = [], []
     for point in points:
         if (account.pk, point.pk) in handled:
             continue
-        if (done := settle_point(account, point, actor, prefetched)) is not None:
+        try:
+            done = settle_point(account, point, actor, prefetched)
+        except (SettlementBlocked, DomainError) as refused:
+            refusals.append(str(refused))
+            continue
+        if done is not None:
             results.append(done)
+    if refusals:
+        raise SettlementBlocked("; ".join(refusals))
     return results
 
 
