@@ -208,3 +208,31 @@ def test_the_room_page_shows_the_meter_credit_check_and_its_drift(login, plaza):
     client = login("operator")
     client.cookies["django_language"] = "zh-hans"
     assert "电表内比系统下发多 5.00 CNY（未入账）" in page(client, url)
+
+
+def test_the_room_page_says_up_to_when_a_server_side_point_was_charged(login, plaza):
+    from pems.billing.models import SettlementCursor
+
+    state = read(plaza.opened)
+    cursor = SettlementCursor.objects.create(
+        account=plaza.account,
+        point=plaza.opened,
+        settled_until=state.read_at - dt.timedelta(minutes=5),
+        last_total=Decimal("1000.000"),
+    )
+    url = reverse("console:point", args=[plaza.opened.pk])
+    local = timezone.localtime(cursor.settled_until).strftime("%Y-%m-%d %H:%M")
+    room = page(login("operator"), url)
+    assert f'data-testid="charged-until">{local}</dd>' in room
+
+    cursor.settled_until = state.read_at - dt.timedelta(hours=2)  # stuck at a fallen total
+    cursor.save()
+    room = page(login("operator"), url)
+    assert 'data-testid="charging-stuck"' in room
+    assert "use since then is not charged: the meter's total fell" in room
+    client = login("operator")
+    client.cookies["django_language"] = "zh-hans"
+    assert "此后的用量尚未计费：电表总电量回落" in page(client, url)
+    assert 'data-testid="charged-until"' not in page(
+        login("operator"), reverse("console:point", args=[plaza.meter_side.pk])
+    )

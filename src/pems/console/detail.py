@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from pems.accounts.models import Account
-from pems.billing.models import MeterCreditMirror, PrepaidEvent
+from pems.billing.jobs import STUCK_AFTER
+from pems.billing.models import MeterCreditMirror, PrepaidEvent, SettlementCursor
 from pems.billing.policy import sites_keeping_power
 from pems.billing.recall import Recall, latest_recall
 from pems.billing.relays import open_account_of
@@ -20,6 +22,7 @@ from pems.console.chart import UsageChart, daily_usage, usage_chart
 from pems.console.dashboard import local_day_start, site_today
 from pems.console.display import DisplayState, credit_of, display_state, facts_of
 from pems.control.models import Command
+from pems.inventory.choices import FeeControl
 from pems.inventory.models import MeteringPoint
 from pems.ledger.models import JournalEntry, LedgerAccount, Posting
 from pems.metering.models import DailyFreeze, MeterEvent, PointState
@@ -44,6 +47,8 @@ class PointDetail:
     chart: UsageChart
     recall: Recall | None = None  # the latest recall of a meter-side meter's credit
     mirror: MeterCreditMirror | None = None  # the meter's credit last held against the ledger
+    charged_until: datetime | None = None  # a server-side point's settlement cursor
+    charging_stuck: bool = False  # that cursor is far behind the latest reading
 
 
 def _balances(account: Account | None) -> tuple[Decimal | None, Decimal | None]:
@@ -107,7 +112,25 @@ def point_detail(point: MeteringPoint) -> PointDetail:
         mirror=MeterCreditMirror.objects.filter(account=account, point=point).first()
         if account is not None
         else None,
+        **_charging(point, account, state),
     )
+
+
+def _charging(
+    point: MeteringPoint, account: Account | None, state: PointState | None
+) -> dict[str, Any]:
+    """Up to when the account was charged for a server-side point, and whether that is stuck
+    (``billing.jobs.STUCK_AFTER`` behind the latest reading)."""
+    if account is None or point.fee_control != FeeControl.SERVER_SIDE:
+        return {}
+    until = (
+        SettlementCursor.objects.filter(account=account, point=point)
+        .values_list("settled_until", flat=True)
+        .first()
+    )
+    read_at = state.read_at if state is not None else None
+    stuck = until is not None and read_at is not None and read_at - until > STUCK_AFTER
+    return {"charged_until": until, "charging_stuck": stuck}
 
 
 #: Entries a person made or a cashier asks about; settlements run every minute and would
