@@ -88,6 +88,40 @@ def test_a_final_total_below_what_the_old_meter_reported_is_refused_and_nothing_
     assert balance(account) == cny("0.00")
 
 
+def test_an_exchange_recorded_late_reads_the_old_meter_past_a_misread_and_the_new_meters_readings():
+    """The old meter read 900, 902, then a zero (a misread) and 905; the electrician swapped
+    it at +50 min and recorded the exchange at +80, after the new meter had read 0.3 and 0.8.
+    What the old meter reported is 905 (the zero passed over, the new meter's readings not
+    its own): 904 is refused; 906 charges 6 kWh, and the new meter counts from 0 as typed."""
+    account, point = server_side_tenant("1.00")
+    reading(point, 0, "900.000")
+    settle_point(account, point)
+    for minutes, total in [(15, "902.000"), (30, "0.000"), (45, "905.000")]:
+        reading(point, minutes, total)
+    for minutes, total in [(60, "0.300"), (75, "0.800")]:  # the new meter, not yet recorded
+        reading(point, minutes, total)
+
+    def exchange(final: str):
+        return replace_meter(
+            point,
+            "555000000009",
+            FinalReading(Decimal(final)),
+            Decimal("0.000"),
+            "electrician",
+            "recorded after the swap",
+            at=T0 + dt.timedelta(minutes=80),
+        )
+
+    with pytest.raises(FinalTotalTooLow) as refused:
+        exchange("904.000")
+    assert refused.value.reported == Decimal("905.000")
+    assert exchange("906.000").charged == cny("6.00")
+    reading(point, 90, "1.200")
+    settle_point(account, point)
+    assert balance(account) == cny("-7.20")
+    assert ledger_problems() == []
+
+
 def test_a_meter_side_exchange_carries_the_remaining_credit_to_the_new_meter():
     account, point = server_side_tenant("1.00", fee_control="meter-side")
     _, push = actions.sell(account, cny("100.00"), "cash", "cashier", "s1")

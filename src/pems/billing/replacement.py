@@ -22,8 +22,11 @@ from django.utils.translation import gettext as _
 from pems.accounts.models import Account
 from pems.audit.log import record
 from pems.billing import credit, mirror
+from pems.billing.falls import made_continuous
 from pems.billing.models import SettlementCursor
 from pems.billing.settlement import charge_up_to
+from pems.billing.summaries import meter_reading
+from pems.billing.tariffs import UNITS
 from pems.control import actions as control
 from pems.control.models import Command, CommandKind
 from pems.domain.money import Money
@@ -166,21 +169,21 @@ def _check_final_total(account: Account, point: MeteringPoint, total: Decimal) -
     """Refuse a final total below what the old meter reported since it was last charged.
 
     Settling stops at a total that goes backwards, so such a final total (a
-    misread register) would leave the energy after it uncharged.
+    misread register) would leave the energy after it uncharged. What the meter
+    reported is read as settlement reads it (``billing.falls``): past misreads and
+    a register wrap, up to a fall that lasted (the new meter's readings, when
+    the exchange is recorded after them).
     """
     cursor = SettlementCursor.objects.filter(account=account, point=point).first()
     if cursor is None:
         return  # never read: nothing was reported before the final total
-    reported = cursor.last_total
-    totals = (
-        IntervalReading.objects.filter(point=point, read_at__gt=cursor.settled_until)
-        .order_by("read_at")
-        .values_list("energy_total", flat=True)
-    )
-    for later in totals.iterator():
-        if later < reported:
-            break  # a total that went backwards: settling stops there too
-        reported = later
+    unit = UNITS[point.utility]
+    rows = IntervalReading.objects.filter(point=point, read_at__gt=cursor.settled_until)
+    history = [
+        meter_reading(cursor.settled_until, cursor, unit, "last_"),
+        *(meter_reading(r.read_at, r, unit, "energy_") for r in rows.order_by("read_at")),
+    ]
+    reported = made_continuous(point.pk, history).last.total.amount
     if total < reported:
         raise FinalTotalTooLow(reported)
 

@@ -135,11 +135,11 @@ def revise_tariff(
 
 
 #: The unit each utility is metered and priced in.
-_UNITS = {Utility.ELECTRICITY: Unit.KWH, Utility.WATER: Unit.M3}
+UNITS = {Utility.ELECTRICITY: Unit.KWH, Utility.WATER: Unit.M3}
 
 
 def _check_unit(parsed: PricedTariff, utility: str) -> None:
-    expected = _UNITS.get(utility)
+    expected = UNITS.get(utility)
     if expected is not None and parsed.unit != expected:
         raise TariffChangeRefused(
             _("%(tariff)s: %(utility)s is priced per %(expected)s, not per %(unit)s")
