@@ -53,6 +53,14 @@ def drift_events(point):
     )
 
 
+def alarm_events(account):
+    return list(
+        PrepaidEvent.objects.filter(account=account)
+        .order_by("pk")
+        .values_list("kind", "alarm", "balance")
+    )
+
+
 @pytest.mark.django_db
 def test_each_reading_is_booked_once_and_drift_is_flagged_when_it_appears_or_grows():
     account, point = bought()
@@ -176,8 +184,7 @@ def test_a_meter_side_tenant_is_warned_once_per_level_and_never_tripped_by_pems(
     relay_reading(point, True, T0 + 7 * LATER, credit="80.00")
     mirror.reconcile_due()
 
-    events = PrepaidEvent.objects.filter(account=account).order_by("pk")
-    assert [(e.kind, e.alarm, e.balance) for e in events] == [
+    assert alarm_events(account) == [
         ("alarm_raised", 1, Decimal("40.00")),
         ("alarm_raised", 2, Decimal("10.00")),
         ("alarm_raised", 3, Decimal("0.00")),
@@ -186,14 +193,6 @@ def test_a_meter_side_tenant_is_warned_once_per_level_and_never_tripped_by_pems(
     assert not Command.objects.filter(point=point, kind__in=[CommandKind.TRIP, "close"]).exists()
     assert revenue(account) == Decimal("100.00")
     assert ledger_problems() == []
-
-
-def alarm_events(account):
-    return list(
-        PrepaidEvent.objects.filter(account=account)
-        .order_by("pk")
-        .values_list("kind", "alarm", "balance")
-    )
 
 
 @pytest.mark.django_db
@@ -243,8 +242,7 @@ def test_drift_counts_towards_the_warnings_the_meter_spends_it_before_it_trips()
     relay_reading(point, True, T0 + 2 * LATER, credit="60.00")  # 20.00 PEMS did not send
     mirror.reconcile_due()
 
-    events = PrepaidEvent.objects.filter(account=account).order_by("pk")
-    assert [(e.kind, e.alarm, e.balance) for e in events] == [
+    assert alarm_events(account) == [
         ("alarm_raised", 1, Decimal("40.00")),
         ("alarm_cleared", 0, Decimal("60.00")),
     ]
