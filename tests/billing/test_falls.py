@@ -61,7 +61,7 @@ def settle(request):
     return request.param
 
 
-def test_a_zero_answered_between_good_readings_is_passed_over_and_nothing_is_lost(settle):
+def test_a_zero_answered_between_good_readings_is_passed_over_and_nothing_is_lost(settle, caplog):
     account, point = server_side_tenant("1.00")
     read(point, 0, "100.000")
     settle(account, point)  # the baseline
@@ -77,10 +77,12 @@ def test_a_zero_answered_between_good_readings_is_passed_over_and_nothing_is_los
     )
     settle(account, point)
     assert balance(account) == cny("-3.50")  # nothing twice
+    [logged] = [r for r in caplog.records if "misreads" in r.getMessage()]
+    assert (logged.point, logged.readings) == (point.pk, 1)
     assert ledger_problems() == []
 
 
-def test_the_worked_register_wrap_is_charged_once(settle):
+def test_the_worked_register_wrap_is_charged_once(settle, caplog):
     account, point = dlt645_tenant()
     for quarter in range(5):  # 999,990 … 999,998 kWh, 2 kWh a quarter hour
         read(point, 15 * quarter, f"{999_990 + 2 * quarter}.000")
@@ -97,6 +99,7 @@ def test_the_worked_register_wrap_is_charged_once(settle):
     read(point, 480, "30.500")
     settle(account, point)
     assert balance(account) == cny("-40.50")
+    assert [r.point for r in caplog.records if "register wrapped" in r.getMessage()] == [point.pk]
     cursor = SettlementCursor.objects.get(point=point)
     assert cursor.last_total == Decimal("30.500")  # the meter's own total
     read(point, 495, "31.500")

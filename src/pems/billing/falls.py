@@ -36,12 +36,11 @@ def made_continuous(point_id: int, history: Sequence[MeterReading]) -> Continuou
     made = continuous(history, _wrap(point_id), lambda at: fastest_use(point_id, at))
     if made.passed_over:
         log.warning(
-            "point %s: %d reading(s) below the total before them passed over as misreads",
-            point_id,
-            made.passed_over,
+            "readings below the total before them passed over as misreads",
+            extra={"point": point_id, "readings": made.passed_over},
         )
     if made.wraps:
-        log.warning("point %s: the total register wrapped; counted on from zero", point_id)
+        log.warning("the total register wrapped: counted on from zero", extra={"point": point_id})
     return made
 
 
