@@ -97,6 +97,13 @@ def settle_due(limit: int = 500, blocked: Blocked | None = None) -> int:
 STUCK_AFTER = timedelta(hours=1)
 
 
+def stuck(settled_until: datetime | None, read_at: datetime | None) -> bool:
+    """Whether a point settled up to ``settled_until`` and read at ``read_at`` is stuck."""
+    return (
+        settled_until is not None and read_at is not None and read_at - settled_until > STUCK_AFTER
+    )
+
+
 @dataclass(frozen=True)
 class SettlementHealth:
     """Open server-side points with a cursor; those stuck (``STUCK_AFTER``), the furthest

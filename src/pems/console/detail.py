@@ -11,7 +11,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from pems.accounts.models import Account
-from pems.billing.jobs import STUCK_AFTER
+from pems.billing.jobs import stuck
 from pems.billing.models import MeterCreditMirror, PrepaidEvent, SettlementCursor
 from pems.billing.policy import sites_keeping_power
 from pems.billing.recall import Recall, latest_recall
@@ -120,7 +120,7 @@ def _charging(
     point: MeteringPoint, account: Account | None, state: PointState | None
 ) -> dict[str, Any]:
     """Up to when the account was charged for a server-side point, and whether that is stuck
-    (``billing.jobs.STUCK_AFTER`` behind the latest reading)."""
+    (``billing.jobs.stuck``)."""
     if account is None or point.fee_control != FeeControl.SERVER_SIDE:
         return {}
     until = (
@@ -129,8 +129,7 @@ def _charging(
         .first()
     )
     read_at = state.read_at if state is not None else None
-    stuck = until is not None and read_at is not None and read_at - until > STUCK_AFTER
-    return {"charged_until": until, "charging_stuck": stuck}
+    return {"charged_until": until, "charging_stuck": stuck(until, read_at)}
 
 
 #: Entries a person made or a cashier asks about; settlements run every minute and would
