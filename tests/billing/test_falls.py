@@ -20,6 +20,7 @@ import pytest
 from django.core.management import call_command
 
 from pems.accounts.actions import balance
+from pems.billing.falls import fastest_use
 from pems.billing.jobs import settle_due
 from pems.billing.models import SettlementCursor
 from pems.billing.settlement import SettlementBlocked, settle_account, settle_point
@@ -173,3 +174,25 @@ def test_a_point_stuck_at_a_fall_does_not_stop_its_accounts_other_point(caplog):
     assert balance(account) == cny("-4.00")
     [warning] = [r for r in caplog.records if r.getMessage() == "settlement blocked"]
     assert f"point {stuck.pk}: total went backwards" in warning.reason
+
+
+def test_coming_back_from_a_misread_is_not_use_a_reset_cannot_pass_for_a_wrap():
+    """A zero the week before, then the true total again, is no use of 999,000 kWh in a
+    quarter hour: the point's pace stays 8 kWh/h, and a later fall from 999,000 to 0.4
+    (1,000 kWh in a quarter hour if it were a wrap) is refused."""
+    account, point = dlt645_tenant()
+    for minutes, total in [
+        (0, "999000.000"),
+        (15, "999002.000"),
+        (30, "0.000"),
+        (45, "999004.000"),
+    ]:
+        read(point, minutes, total)
+    assert fastest_use(point.pk, T0 + dt.timedelta(minutes=45)) == Decimal(8)
+    settle_point(account, point)
+    settle_point(account, point)
+    assert balance(account) == cny("-4.00")
+    read(point, 60, "0.400")
+    read(point, 500, "1.000")
+    with pytest.raises(SettlementBlocked, match=r"a wrap would mean 996\.400 kWh"):
+        settle_point(account, point)

@@ -59,7 +59,12 @@ def fall_refusal(point_id: int, fall: Fall) -> str:
 
 def fastest_use(point_id: int, at: datetime) -> Decimal | None:
     """The point's fastest use between two stored readings in the week before ``at``,
-    in units an hour; None when it used nothing (or was not read) then."""
+    in units an hour; None when it used nothing (or was not read) then.
+
+    Only readings at or above every one before them count: coming back from a
+    misread (zero, then the true total) is not use, and must not let a reset pass
+    for a wrap.
+    """
     rows = (
         IntervalReading.objects.filter(
             point_id=point_id, read_at__gte=at - RATE_LOOKBACK, read_at__lte=at
@@ -67,12 +72,14 @@ def fastest_use(point_id: int, at: datetime) -> Decimal | None:
         .order_by("read_at")
         .values_list("read_at", "energy_total")
     )
-    fastest = None
-    for (start, before), (end, after) in pairwise(rows.iterator()):
-        seconds = int((end - start).total_seconds())
-        if after > before and seconds > 0:
-            rate = (after - before) * 3600 / seconds
+    fastest, top = None, None
+    for read_at, total in rows.iterator():
+        if top is not None and total < top[1]:
+            continue  # below a reading before it: a misread (or past a wrap)
+        if top is not None and total > top[1] and read_at > top[0]:
+            rate = (total - top[1]) * 3600 / int((read_at - top[0]).total_seconds())
             fastest = rate if fastest is None else max(fastest, rate)
+        top = (read_at, total)
     return fastest
 
 
