@@ -196,3 +196,21 @@ def test_coming_back_from_a_misread_is_not_use_a_reset_cannot_pass_for_a_wrap():
     read(point, 500, "1.000")
     with pytest.raises(SettlementBlocked, match=r"a wrap would mean 996\.400 kWh"):
         settle_point(account, point)
+
+
+def test_a_zero_in_the_latest_sweep_between_interval_rows_waits_for_the_next_one(settle):
+    account, point = server_side_tenant("1.00")
+    read(point, 0, "100.000")
+    settle(account, point)  # the baseline
+    read(point, 15, "101.000")
+    PointState.objects.filter(point=point).update(
+        read_at=T0 + dt.timedelta(minutes=20), energy_total=Decimal("0.000")
+    )  # the latest sweep, not an interval row
+    settle(account, point)  # up to the interval row; the zero waits
+    assert balance(account) == cny("-1.00")
+    PointState.objects.filter(point=point).update(
+        read_at=T0 + dt.timedelta(minutes=25), energy_total=Decimal("102.500")
+    )
+    settle(account, point)
+    assert balance(account) == cny("-2.50")
+    assert ledger_problems() == []
