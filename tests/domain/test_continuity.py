@@ -98,6 +98,15 @@ def test_a_reset_near_the_top_is_not_charged_as_a_huge_use():
     assert "(0 kWh/h)" in idle.fall.not_a_wrap
 
 
+def test_a_meter_idle_the_week_before_is_held_to_its_pace_since_the_fall():
+    # Nothing used before; 0.20 kWh a quarter hour since (0.8 kWh/h). Across the wrap
+    # 999,999.90 → 0.20 is 0.30 kWh in 15 minutes, 1.2 kWh/h: under 3 × 0.8.
+    since = [at(15 * n, Decimal("0.20") * n) for n in range(1, 30)]
+    made = continuous([at(0, "999999.90"), *since], DLT645, lambda _: None)
+    assert (made.fall, made.wraps) == (None, 1)
+    assert made.readings[-1].total.amount == Decimal("1000005.80")  # 29 × 0.20 past the wrap
+
+
 def test_tou_registers_wrap_on_their_own_after_the_total():
     history = [
         at(0, "999999.00", peak="999998.00", valley="1.00"),

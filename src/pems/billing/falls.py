@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from itertools import pairwise
 
+from pems.billing.summaries import meter_reading
 from pems.devices.totals import total_wrap
 from pems.domain.continuity import (
     MISREAD_WINDOW,
@@ -21,8 +22,10 @@ from pems.domain.continuity import (
     Continuous,
     Fall,
     continuous,
+    fastest_pace,
 )
 from pems.domain.pricing import MeterReading
+from pems.domain.quantities import Unit
 from pems.inventory.models import MeteringPoint
 from pems.metering.models import IntervalReading
 
@@ -59,28 +62,13 @@ def fall_refusal(point_id: int, fall: Fall) -> str:
 
 def fastest_use(point_id: int, at: datetime) -> Decimal | None:
     """The point's fastest use between two stored readings in the week before ``at``,
-    in units an hour; None when it used nothing (or was not read) then.
-
-    Only readings at or above every one before them count: coming back from a
-    misread (zero, then the true total) is not use, and must not let a reset pass
-    for a wrap.
-    """
-    rows = (
-        IntervalReading.objects.filter(
-            point_id=point_id, read_at__gte=at - RATE_LOOKBACK, read_at__lte=at
-        )
-        .order_by("read_at")
-        .values_list("read_at", "energy_total")
-    )
-    fastest, top = None, None
-    for read_at, total in rows.iterator():
-        if top is not None and total < top[1]:
-            continue  # below a reading before it: a misread (or past a wrap)
-        if top is not None and total > top[1] and read_at > top[0]:
-            rate = (total - top[1]) * 3600 / int((read_at - top[0]).total_seconds())
-            fastest = rate if fastest is None else max(fastest, rate)
-        top = (read_at, total)
-    return fastest
+    in units an hour (``domain.continuity.fastest_pace``); None when it used nothing."""
+    rows = IntervalReading.objects.filter(
+        point_id=point_id, read_at__gte=at - RATE_LOOKBACK, read_at__lte=at
+    ).order_by("read_at")
+    unit = Unit.KWH  # the pace is compared as a number: the unit only types the readings
+    pace = fastest_pace([meter_reading(r.read_at, r, unit, "energy_") for r in rows])
+    return pace or None
 
 
 def _falls(history: Sequence[MeterReading]) -> bool:

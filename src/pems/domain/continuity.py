@@ -11,7 +11,7 @@ When a stored total does fall below the last one kept, it is one of three things
   back within :data:`MISREAD_WINDOW`, the total fell from above :data:`WRAP_SHARE`
   of the register's range to below the rest of it, and the use this implies is
   no faster than :data:`WRAP_RATE_MARGIN` times the point's fastest use of the
-  week before (a meter reset near the top of its range would otherwise be
+  week before or since (a meter reset near the top of its range would otherwise be
   charged as a huge use). Totals after it are counted on from the wrap;
 * **anything else** (a meter exchanged or reset): pricing stops before it until a
   person records what happened.
@@ -111,7 +111,7 @@ def continuous(
         if wrap is None:
             not_a_wrap: str | None = "the meter's register range is not known"
         else:
-            not_a_wrap = _not_a_wrap(last, reported, wrap, fastest)
+            not_a_wrap = _not_a_wrap(last, history[index:], wrap, fastest)
         if wrap is None or not_a_wrap is not None:
             fall = Fall(last, reported, True, not_a_wrap or "")
             return Continuous(kept, last, fall, passed, wraps)
@@ -165,20 +165,39 @@ def _back(
 
 
 def _not_a_wrap(
-    before: MeterReading, after: MeterReading, wrap: Decimal, fastest: FastestUse
+    before: MeterReading, since: Sequence[MeterReading], wrap: Decimal, fastest: FastestUse
 ) -> str | None:
-    """Why the lasting fall from ``before`` to ``after`` (as reported) is not the register
-    wrapping; None when it is."""
+    """Why the lasting fall from ``before`` to ``since[0]`` (as reported) is not the register
+    wrapping; None when it is. Its pace is held to the point's fastest use of the week
+    before, or since the fall if faster (a meter idle until then has no pace before)."""
+    after = since[0]
     unit = before.total.unit.value
     if not is_wrap(before.total.amount, after.total.amount, wrap):
         return f"not from near the top of its register (range {wrap} {unit}) to near zero"
     used = wrap - before.total.amount + after.total.amount
     hours = Decimal((after.at - before.at) // timedelta(seconds=1)) / 3600
-    rate = fastest(before.at)
-    if rate is None or used > WRAP_RATE_MARGIN * rate * hours:
+    rate = max(fastest(before.at) or Decimal(0), fastest_pace(since))
+    if not rate or used > WRAP_RATE_MARGIN * rate * hours:
         return (
             f"a wrap would mean {used} {unit} in {hours:.2f} h, more than {WRAP_RATE_MARGIN}x"
-            f" the point's fastest use in the {RATE_LOOKBACK.days} days before"
-            f" ({rate or 0} {unit}/h)"
+            f" the point's fastest use in the {RATE_LOOKBACK.days} days before or since"
+            f" ({rate} {unit}/h)"
         )
     return None
+
+
+def fastest_pace(readings: Sequence[MeterReading]) -> Decimal:
+    """The fastest use (units an hour) between readings in time order, 0 if none.
+
+    Only readings at or above every one before them count: coming back from a
+    misread (zero, then the true total) is not use.
+    """
+    fastest, top = Decimal(0), None
+    for reading in readings:
+        if top is not None and reading.total < top.total:
+            continue
+        if top is not None and reading.total > top.total and reading.at > top.at:
+            used = (reading.total - top.total).amount
+            fastest = max(fastest, used * 3600 / ((reading.at - top.at) // timedelta(seconds=1)))
+        top = reading
+    return fastest
