@@ -35,7 +35,7 @@ from pems.domain.tou import Rate
 MISREAD_WINDOW = timedelta(hours=6)
 #: A wrap falls from above this share of the register's range to below the rest of it.
 WRAP_SHARE = Decimal("0.9")
-#: Across a wrap, at most this many times the point's fastest use of the week before.
+#: Across a wrap, at most this many times the point's fastest use of the week before or since.
 WRAP_RATE_MARGIN = 3
 #: How far back the fastest use a wrap is held to is looked for.
 RATE_LOOKBACK = timedelta(days=7)
