@@ -16,6 +16,7 @@ from pems.billing.settlement import settle_account as jobs_settle_account
 from pems.control.models import Command
 from pems.metering.models import PointState
 from tests.billing.scenarios import T0, reading, server_side_tenant
+from tests.factories import MeteringPointFactory
 from tests.ledger.scenarios import cny
 
 pytestmark = pytest.mark.django_db
@@ -134,3 +135,31 @@ def test_blocked_accounts_do_not_starve_the_others_when_a_pass_is_limited():
     settle_due(limit=1, blocked=loop)  # the blocked one, if taken first, waits its turn
     assert balance(fine) == cny("-3.00")
     assert set(loop.accounts) == {stuck.pk}
+
+
+def test_a_stuck_point_waits_but_its_accounts_other_point_still_trips_at_once():
+    """A tenant paying for two server-side points, one stuck at a fallen total (an exchange
+    not recorded): within the loop's retry period a zero-credit reading of the other point
+    still queues its trip on the next pass, and the stuck one is not tried again."""
+    account, stuck_point = server_side_tenant("1.00")
+    other = MeteringPointFactory(meter__gateway__site=account.tenant.site)
+    account.links.create(metering_point=other, attached_at=T0 - dt.timedelta(days=1))
+    actions.sell(account, cny("10.00"), "cash", "cashier", "s1")
+    for point in (stuck_point, other):
+        reading(point, 0, "100.000")
+        latest(point, 0, "100.000")
+    loop = Blocked()
+    settle_due(blocked=loop)  # the baselines
+    latest(stuck_point, 5, "3.000")  # replaced, not recorded
+    latest(other, 5, "101.000")
+    start = dt.datetime(2026, 11, 25, 8, tzinfo=dt.UTC)
+    with time_machine.travel(start, tick=False):
+        settle_due(blocked=loop)
+    assert loop.waiting(start) == {account.pk: frozenset({stuck_point.pk})}
+    assert balance(account) == cny("9.00")
+    latest(other, 6, "111.000")  # 10 kWh more: the credit is gone
+    with time_machine.travel(start + dt.timedelta(minutes=1), tick=False):
+        settle_due(blocked=loop)
+    assert balance(account) == cny("-1.00")
+    assert Command.objects.filter(point=other, kind="trip").count() == 1
+    assert set(loop.accounts) == {account.pk}  # the stuck point still waits

@@ -42,24 +42,32 @@ class Blocked:
 
     Without it every pass would try them first and log each again: a tariff whose
     holiday calendar ran out blocks all its accounts at once, every pass, and at
-    ``limit`` of them they would starve the rest.
+    ``limit`` of them they would starve the rest. Only the points refused wait: an
+    account's other points are settled every pass (a zero reading there must still
+    trip at once).
     """
 
     retry: timedelta = timedelta(minutes=2)
     remind: timedelta = timedelta(hours=1)
-    #: account id → (reason, when to try again, when last warned)
-    accounts: dict[int, tuple[str, datetime, datetime]] = field(default_factory=dict)
+    #: account id → (reason, when to try again, when last warned, the points refused;
+    #: none named: the whole account)
+    accounts: dict[int, tuple[str, datetime, datetime, frozenset[int]]] = field(
+        default_factory=dict
+    )
 
-    def waiting(self, now: datetime) -> set[int]:
-        return {pk for pk, (_, retry_at, _) in self.accounts.items() if retry_at > now}
+    def waiting(self, now: datetime) -> dict[int, frozenset[int]]:
+        """The accounts not to try again yet, each with the points that wait."""
+        return {pk: pts for pk, (_, retry_at, _, pts) in self.accounts.items() if retry_at > now}
 
-    def found(self, account: int, reason: str, now: datetime) -> None:
+    def found(
+        self, account: int, reason: str, now: datetime, points: frozenset[int] = frozenset()
+    ) -> None:
         earlier = self.accounts.get(account)
         warned = earlier[2] if earlier is not None and earlier[0] == reason else None
         if warned is None or now - warned >= self.remind:
             log.warning("settlement blocked", extra={"account": account, "reason": reason})
             warned = now
-        self.accounts[account] = (reason, now + self.retry, warned)
+        self.accounts[account] = (reason, now + self.retry, warned, points)
 
     def settled(self, account: int) -> None:
         if self.accounts.pop(account, None) is not None:
@@ -79,18 +87,38 @@ def settle_due(limit: int = 500, blocked: Blocked | None = None) -> int:
     now = timezone.now()
     waiting = blocked.waiting(now)
     due = accounts_due()[: limit + len(waiting)]  # no id list in the SQL: it may be long
-    accounts = [account for account in due if account.pk not in waiting][:limit]
+    others = _due_besides(waiting)
+    accounts = [a for a in due if a.pk not in waiting or a.pk in others][:limit]
     summaries = prefetch(accounts)  # one grouped query per tariff, not one per point
     in_chunks = settle_prefetched(summaries)  # a chunk of points per transaction
     for account in accounts:
+        skip = waiting.get(account.pk, frozenset())
         try:
-            settle_account(account, prefetched=summaries, handled=in_chunks)
+            settle_account(account, prefetched=summaries, handled=in_chunks, skip=skip)
         except (SettlementBlocked, DomainError) as refused:  # e.g. a year the calendar lacks
-            blocked.found(account.pk, str(refused), now)
+            refused_points = getattr(refused, "points", frozenset())
+            blocked.found(account.pk, str(refused), now, refused_points | skip)
         else:
-            blocked.settled(account.pk)
+            if account.pk not in waiting:
+                blocked.settled(account.pk)
         apply_policy(account)
     return len(accounts)
+
+
+def _due_besides(waiting: dict[int, frozenset[int]]) -> set[int]:
+    """The waiting accounts with a point read since its cursor besides the points that wait
+    (an account refused as a whole has none)."""
+    named = {pk: points for pk, points in waiting.items() if points}
+    if not named:
+        return set()
+    fresh = SettlementCursor.objects.filter(
+        account_id__in=list(named),
+        point__fee_control=FeeControl.SERVER_SIDE,
+        point__state__read_at__gt=F("settled_until"),
+        point__account_links__account=F("account"),
+        point__account_links__released_at__isnull=True,
+    ).values_list("account_id", "point_id")
+    return {account for account, point in fresh if point not in named[account]}
 
 
 #: A server-side point settled further than this behind its latest reading is stuck.

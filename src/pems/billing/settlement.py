@@ -54,7 +54,14 @@ RESIDUE_QUANTUM = Decimal(1).scaleb(-RESIDUE_PLACES)
 
 
 class SettlementBlocked(RuntimeError):
-    """A point cannot be settled yet (no tariff, a total went backwards); says why."""
+    """A point cannot be settled yet (no tariff, a total went backwards); says why.
+
+    ``points`` names the points refused when an account's settlement raises it.
+    """
+
+    def __init__(self, message: str, points: Collection[int] = ()) -> None:
+        super().__init__(message)
+        self.points = frozenset(points)
 
 
 @dataclass(frozen=True)
@@ -73,8 +80,9 @@ def settle_account(
     actor: Any = "settlement",
     prefetched: Prefetch | None = None,
     handled: Collection[tuple[int, int]] = (),
+    skip: Collection[int] = (),
 ) -> list[Settled]:
-    """Settle every server-side metering point the account pays for.
+    """Settle every server-side metering point the account pays for but those in ``skip``.
 
     ``handled`` holds (account id, point id) pairs already settled in this run
     (``settle_many.settle_prefetched``). A point that cannot be settled does not
@@ -86,19 +94,19 @@ def settle_account(
         account_links__released_at__isnull=True,
         fee_control=FeeControl.SERVER_SIDE,
     ).order_by("pk")
-    results, refusals = [], []
+    results, refusals = [], {}
     for point in points:
-        if (account.pk, point.pk) in handled:
+        if (account.pk, point.pk) in handled or point.pk in skip:
             continue
         try:
             done = settle_point(account, point, actor, prefetched)
         except (SettlementBlocked, DomainError) as refused:
-            refusals.append(str(refused))
+            refusals[point.pk] = str(refused)
             continue
         if done is not None:
             results.append(done)
     if refusals:
-        raise SettlementBlocked("; ".join(refusals))
+        raise SettlementBlocked("; ".join(refusals.values()), refusals)
     return results
 
 
