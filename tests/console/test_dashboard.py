@@ -93,3 +93,32 @@ def test_the_room_page_draws_the_last_30_days(login, plaza):
     ]
     assert info.today_energy == Decimal("5.000")
     assert 'id="usage-chart"' in response.content.decode()
+
+
+def test_the_dashboard_names_stuck_server_side_points_to_those_who_can_act(login, plaza):
+    from pems.billing.models import SettlementCursor
+    from pems.metering.models import PointState
+
+    read_at = PointState.objects.get(point=plaza.opened).read_at
+    for point, behind in [(plaza.opened, dt.timedelta(hours=3)), (plaza.arrears, dt.timedelta())]:
+        account = point.account_links.get(released_at__isnull=True).account
+        SettlementCursor.objects.create(
+            account=account, point=point, settled_until=read_at - behind, last_total=Decimal(1)
+        )
+    stopped = timezone.localtime(read_at - dt.timedelta(hours=3)).strftime("%Y-%m-%d %H:%M")
+    for role in ("operator", "manager"):  # they record exchanges, revise tariffs
+        page = login(role).get(reverse("console:dashboard")).content.decode()
+        assert 'id="stuck-charging"' in page
+        assert "1 server-side point is not being charged" in page
+        assert f'<li data-point="{plaza.opened.pk}">' in page
+        assert f'data-point="{plaza.arrears.pk}"' not in page  # keeping up
+        assert f"charged up to {stopped}" in page
+    assert (
+        'id="stuck-charging"'
+        not in login("cashier").get(reverse("console:dashboard")).content.decode()
+    )
+    client = login("manager")
+    client.cookies["django_language"] = "zh-hans"
+    assert (
+        "1 个主站费控计量点没有在计费" in client.get(reverse("console:dashboard")).content.decode()
+    )

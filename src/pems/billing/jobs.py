@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from pems.accounts.models import Account
@@ -111,13 +112,11 @@ def _due_besides(waiting: dict[int, frozenset[int]]) -> set[int]:
     named = {pk: points for pk, points in waiting.items() if points}
     if not named:
         return set()
-    fresh = SettlementCursor.objects.filter(
-        account_id__in=list(named),
-        point__fee_control=FeeControl.SERVER_SIDE,
-        point__state__read_at__gt=F("settled_until"),
-        point__account_links__account=F("account"),
-        point__account_links__released_at__isnull=True,
-    ).values_list("account_id", "point_id")
+    fresh = (
+        _cursors()
+        .filter(account_id__in=list(named), point__state__read_at__gt=F("settled_until"))
+        .values_list("account_id", "point_id")
+    )
     return {account for account, point in fresh if point not in named[account]}
 
 
@@ -142,19 +141,32 @@ class SettlementHealth:
     furthest: tuple[int, str, datetime] | None
 
 
-def settlement_health() -> SettlementHealth:
-    """How many open server-side points settlement keeps up with (a point blocked by a
-    fallen total, a missing tariff or the holiday calendar shows here, whatever the cause)."""
+def _cursors(site_ids: Collection[int] | None = None) -> QuerySet[SettlementCursor]:
+    """The cursors of open accounts' server-side points (of ``site_ids``, or all)."""
     cursors = SettlementCursor.objects.filter(
         account__status=Account.Status.OPEN,
         point__fee_control=FeeControl.SERVER_SIDE,
         point__account_links__account=F("account"),
         point__account_links__released_at__isnull=True,
     )
-    stuck = cursors.filter(settled_until__lt=F("point__state__read_at") - STUCK_AFTER)
-    furthest = (
-        stuck.order_by("settled_until")
-        .values_list("point_id", "point__meter__number", "settled_until")
-        .first()
+    if site_ids is not None:
+        cursors = cursors.filter(point__meter__gateway__site_id__in=list(site_ids))
+    return cursors
+
+
+def stuck_cursors(site_ids: Collection[int] | None = None) -> QuerySet[SettlementCursor]:
+    """The cursors settled more than ``STUCK_AFTER`` behind their point's latest reading,
+    the furthest behind first (``stuck`` in SQL)."""
+    return (
+        _cursors(site_ids)
+        .filter(settled_until__lt=F("point__state__read_at") - STUCK_AFTER)
+        .order_by("settled_until", "point_id")
     )
-    return SettlementHealth(cursors.count(), stuck.count(), furthest)
+
+
+def settlement_health() -> SettlementHealth:
+    """How many open server-side points settlement keeps up with (a point blocked by a
+    fallen total, a missing tariff or the holiday calendar shows here, whatever the cause)."""
+    stuck = stuck_cursors()
+    furthest = stuck.values_list("point_id", "point__meter__number", "settled_until").first()
+    return SettlementHealth(_cursors().count(), stuck.count(), furthest)

@@ -14,11 +14,12 @@ from django.utils import timezone
 from pems.access.roles import Capability
 from pems.access.scope import scoped
 from pems.billing.calendar_horizon import CalendarOutlook, calendar_outlook
+from pems.billing.jobs import stuck_cursors
 from pems.console.access import installed_points, sites_where
 from pems.console.display import DisplayState, counted
 from pems.console.grid import GridFilter, build_grid
 from pems.control.models import Command, CommandStatus
-from pems.inventory.models import Site
+from pems.inventory.models import MeteringPoint, Site
 from pems.ledger.models import JournalEntry, LedgerAccount, Posting
 from pems.metering.models import DailyFreeze, PointState, energy_field
 
@@ -31,6 +32,19 @@ class SiteFigures:
     sales_count: int
     sales_amount: Decimal
     energy_today: Decimal
+
+
+@dataclass(frozen=True)
+class StuckCharging:
+    """Server-side points whose use is not being charged (``billing.jobs.stuck_cursors``):
+    how many, and the furthest behind (at most ``STUCK_SHOWN``) with where they stopped."""
+
+    total: int
+    points: list[tuple[MeteringPoint, datetime]]
+
+
+#: Stuck points named on the dashboard; the rest are counted.
+STUCK_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,8 @@ class Dashboard:
     #: Tariffs the holiday calendar is running out on, for the sites where the person
     #: may revise tariffs (empty for everyone else, and while all is well).
     calendar: CalendarOutlook
+    #: Server-side points settlement is stuck on, where the person can act.
+    stuck: StuckCharging
 
     def age(self, instant: datetime | None) -> int | None:
         """Seconds since ``instant`` (None when there is nothing yet)."""
@@ -114,6 +130,23 @@ def calendar_warning(user: Any, sites: list[Site]) -> CalendarOutlook:
     )
 
 
+def stuck_charging(user: Any, sites: list[Site]) -> StuckCharging:
+    """The stuck server-side points of ``sites`` where the user can act on them: record a
+    meter exchange or revise a tariff."""
+    shown = {site.pk for site in sites}
+    acting = {
+        site.pk
+        for capability in (Capability.REPLACE_METER, Capability.TARIFF)
+        for site in sites_where(user, capability)
+    }
+    if not shown & acting:
+        return StuckCharging(0, [])
+    cursors = stuck_cursors(shown & acting).select_related("point__meter", "point__room")
+    return StuckCharging(
+        cursors.count(), [(c.point, c.settled_until) for c in cursors[:STUCK_SHOWN]]
+    )
+
+
 def build_dashboard(user: Any, sites: list[Site], site_filter: int | None) -> Dashboard:
     grid = build_grid(user, GridFilter(site=site_filter))
     states = scoped(PointState.objects.all(), user).filter(
@@ -146,4 +179,5 @@ def build_dashboard(user: Any, sites: list[Site], site_filter: int | None) -> Da
         commands_pending=queue["pending"],
         commands_failed_day=queue["failed"],
         calendar=calendar_warning(user, sites),
+        stuck=stuck_charging(user, sites),
     )
