@@ -22,11 +22,13 @@ from django.utils import timezone
 from pems.billing import actions, mirror, recall
 from pems.billing.models import MeterCreditMirror, PrepaidEvent
 from pems.control.models import Command, CommandKind
+from pems.inventory.models import Meter
 from pems.ledger import chart
 from pems.ledger.models import JournalEntry
 from pems.ledger.verify import ledger_problems
-from pems.metering.models import EventKind, MeterEvent
+from pems.metering.models import EventKind, MeterEvent, PointState
 from tests.billing.scenarios import T0, relay_reading, server_side_tenant, swap_meter_side
+from tests.factories import catalogue_model
 from tests.ledger.scenarios import cny
 from tests.threads import run_together
 
@@ -300,4 +302,62 @@ def test_two_runs_at_once_take_each_reading_once():
     assert spent[0] == Decimal("0.00")
     assert len(drift_events(accounts[0][1])) == 1
     assert JournalEntry.objects.filter(kind="meter-usage").count() == 3
+    assert ledger_problems() == []
+
+
+def sweep(point, minutes, credit, energy):
+    """The collector's latest state: remaining credit and total energy."""
+    PointState.objects.update_or_create(
+        point=point,
+        defaults={
+            "relay_closed": True,
+            "read_at": T0 + minutes * LATER,
+            "remaining_credit": Decimal(credit),
+            "energy_total": Decimal(energy),
+        },
+    )
+
+
+@pytest.mark.django_db
+def test_a_reading_of_zeros_books_nothing_and_the_next_good_one_is_compared():
+    account, point = bought()  # 100.00 on the meter
+    sweep(point, 1, "70.00", "30.000")
+    assert mirror.reconcile_due() == 1
+    assert revenue(account) == Decimal("30.00")
+    sweep(point, 2, "0.00", "0.000")  # a meter answering zeros as it powers up
+    assert mirror.reconcile_due() == 1  # taken, and passed over
+    assert revenue(account) == Decimal("30.00")  # not its whole credit as spent
+    sweep(point, 3, "65.00", "35.000")
+    assert mirror.reconcile_due() == 1
+    assert revenue(account) == Decimal("35.00")
+    assert drift_events(point) == []
+    assert ledger_problems() == []
+
+
+@pytest.mark.django_db
+def test_a_meter_side_register_wrapping_round_is_compared_as_usual():
+    account, point = bought()
+    Meter.objects.filter(pk=point.meter_id).update(model=catalogue_model("DLT645-GENERIC"))
+    sweep(point, 1, "90.00", "999990.000")
+    mirror.reconcile_due()
+    sweep(point, 2, "80.00", "2.000")  # 12 kWh across the wrap at 1,000,000.00
+    mirror.reconcile_due()
+    assert revenue(account) == Decimal("20.00")
+
+
+@pytest.mark.django_db
+def test_after_an_exchange_the_new_meters_lower_total_is_no_misread():
+    """The old meter read 500 kWh; the new one counts from zero. Its readings are compared
+    (the exchange forgets the old total), so its spending is booked."""
+    account, point = bought()
+    sweep(point, 10, "90.00", "500.000")
+    mirror.reconcile_due()
+    _, top_up = actions.sell(account, cny("1.00"), "cash", "cashier", "s2")
+    Command.objects.filter(pk=top_up.pk).update(status="confirmed", completed_at=T0 + 11 * LATER)
+    swap_meter_side(point, "20260002", remaining="91.00")  # an hour after T0
+    carried = Command.objects.filter(point=point, kind=CommandKind.PUSH_CREDIT).latest("pk")
+    Command.objects.filter(pk=carried.pk).update(status="confirmed", completed_at=T0 + 61 * LATER)
+    sweep(point, 62, "86.00", "2.000")  # the new meter: 5.00 spent
+    assert mirror.reconcile_due() == 1
+    assert revenue(account) == Decimal("15.00")
     assert ledger_problems() == []

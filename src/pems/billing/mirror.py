@@ -132,10 +132,12 @@ def advance(locked: Account, point: MeteringPoint, to: datetime) -> None:
     """Move the mirror's cursor to ``to`` without comparing: readings up to it are passed over.
 
     A meter exchange calls it with the exchange instant: the old meter's last
-    readings say nothing about the new one.
+    readings say nothing about the new one, nor its energy total (the new
+    meter's readings are held to none until one is compared).
     """
     mirror, created = MeterCreditMirror.objects.get_or_create(
         account=locked, point=point, defaults={"read_at": to}
     )
-    if not created and mirror.read_at < to:
-        MeterCreditMirror.objects.filter(pk=mirror.pk).update(read_at=to)
+    if not created:
+        moved = {"read_at": to} if mirror.read_at < to else {}
+        MeterCreditMirror.objects.filter(pk=mirror.pk).update(energy_total=None, **moved)

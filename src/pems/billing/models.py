@@ -21,6 +21,7 @@ from pems.domain.calendar import DayType
 from pems.domain.policy import EventKind, KeepPowerWindow
 from pems.inventory.choices import Utility
 from pems.inventory.models import MeteringPoint, Site
+from pems.metering.models import energy_field
 
 ENERGY_PLACES = 3
 #: Sub-cent money carried between settlement runs; exact to 1e-12 of the currency.
@@ -230,6 +231,9 @@ class MeterCreditMirror(models.Model):
     expected = money_field(_("credit PEMS expected"), null=True, blank=True)
     drift = money_field(_("credit beyond what PEMS sent"), default=Decimal("0.00"))
     reconciled_at = models.DateTimeField(_("reconciled at"), default=timezone.now)
+    # The meter's total energy at the last reading compared: a later reading below it is a
+    # misread (a meter answering zeros), not spending. NULL: none compared on this meter.
+    energy_total = energy_field(_("total energy then"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("meter credit mirror")

@@ -31,6 +31,8 @@ from pems.billing.models import MeterCreditMirror
 from pems.billing.settlement import commit_without_waiting_for_disk
 from pems.control.models import Command, CommandKind, CommandStatus
 from pems.core.bulk import update_many
+from pems.devices.totals import total_wrap
+from pems.domain.continuity import is_wrap
 from pems.domain.money import Money
 from pems.inventory.choices import FeeControl
 from pems.inventory.models import MeteringPoint
@@ -53,11 +55,13 @@ _IN_FLIGHT = [CommandStatus.PENDING, CommandStatus.SENT]
 _POINT_READ = [
     "utility",
     "meter__number",
+    "meter__model__code",
     "state__point",
     "state__read_at",
     "state__remaining_credit",
+    "state__energy_total",
 ]
-_MIRROR_FIELDS = ["read_at", "reported", "expected", "drift", "reconciled_at"]
+_MIRROR_FIELDS = ["read_at", "reported", "expected", "drift", "reconciled_at", "energy_total"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,7 @@ class _Reading:
     point: MeteringPoint
     read_at: datetime
     reported: Decimal
+    energy: Decimal | None
     mirror: MeterCreditMirror | None
 
 
@@ -144,7 +149,21 @@ def reconcile_chunk(pairs: Sequence[Pair], actor: str) -> dict[Pair, Mirrored]:
             mirrors[pair] = _moved(mirror, account, point, state.read_at)
             done[pair] = Mirrored(state.read_at, compared=False)
             continue
-        to_compare.append(_Reading(account, point, state.read_at, state.remaining_credit, mirror))
+        if _energy_fell(mirror, point, state.energy_total):
+            # A meter answering zeros (a misread) would book its whole credit as spent: the
+            # reading is passed over, and the next one is held to the same total.
+            log.warning(
+                "meter credit reading passed over: its energy total fell",
+                extra={"point": point.pk, "meter": point.meter.number, "read_at": state.read_at},
+            )
+            mirrors[pair] = _moved(mirror, account, point, state.read_at)
+            done[pair] = Mirrored(state.read_at, compared=False)
+            continue
+        to_compare.append(
+            _Reading(
+                account, point, state.read_at, state.remaining_credit, state.energy_total, mirror
+            )
+        )
     if to_compare:
         done |= _compare(to_compare, changes, mirrors, actor)
     _write_mirrors([mirrors[pair] for pair in done])
@@ -211,7 +230,9 @@ def _lock_accounts(ids: list[int]) -> dict[int, Account]:
 def _points(ids: list[int]) -> dict[int, MeteringPoint]:
     """The points with their meters and latest states (``point.state``)."""
     found = (
-        MeteringPoint.objects.select_related("meter", "state").filter(pk__in=ids).only(*_POINT_READ)
+        MeteringPoint.objects.select_related("meter__model", "state")
+        .filter(pk__in=ids)
+        .only(*_POINT_READ)
     )
     return {point.pk: point for point in found.order_by("pk")}
 
@@ -319,7 +340,24 @@ def _seen(reading: _Reading, expected: Decimal, drift: Decimal, now: datetime) -
     mirror = _moved(reading.mirror, reading.account, reading.point, reading.read_at)
     mirror.reported, mirror.expected = reading.reported, expected
     mirror.drift, mirror.reconciled_at = drift, now
+    mirror.energy_total = reading.energy
     return mirror
+
+
+def _energy_fell(
+    mirror: MeterCreditMirror | None, point: MeteringPoint, energy: Decimal | None
+) -> bool:
+    """Whether the meter's total is below the one at the last reading compared (and not
+    by its register wrapping round): credit cannot have been spent then."""
+    if mirror is None or mirror.energy_total is None or energy is None:
+        return False
+    if energy >= mirror.energy_total:
+        return False
+    try:
+        wrap = total_wrap(point.meter.model.code)
+    except KeyError:
+        return True
+    return not is_wrap(mirror.energy_total, energy, wrap)
 
 
 def _write_mirrors(mirrors: list[MeterCreditMirror]) -> None:
