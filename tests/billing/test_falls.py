@@ -166,14 +166,15 @@ def test_a_point_stuck_at_a_fall_does_not_stop_its_accounts_other_point(caplog):
     read(other, 400, "503.000")
     # Point by point (what the job does with the points its prefetch could not price):
     # the stuck point comes first and the other is still charged its 3 kWh.
-    with pytest.raises(SettlementBlocked, match=f"point {stuck.pk}: total went backwards"):
+    name = f"point {stuck.pk} \\(meter {stuck.meter.number}\\): total went backwards"
+    with pytest.raises(SettlementBlocked, match=name):
         settle_account(account)
     assert balance(account) == cny("-3.00")
     read(other, 415, "504.000")
     settle_due()
     assert balance(account) == cny("-4.00")
     [warning] = [r for r in caplog.records if r.getMessage() == "settlement blocked"]
-    assert f"point {stuck.pk}: total went backwards" in warning.reason
+    assert f"point {stuck.pk} (meter {stuck.meter.number}): total went backwards" in warning.reason
 
 
 def test_coming_back_from_a_misread_is_not_use_a_reset_cannot_pass_for_a_wrap():

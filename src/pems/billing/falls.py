@@ -50,9 +50,10 @@ def made_continuous(point_id: int, history: Sequence[MeterReading]) -> Continuou
 def fall_refusal(point_id: int, fall: Fall) -> str:
     """Why a point cannot be settled past ``fall``, and what a person can do."""
     before, after = fall.before, fall.after
+    meter = MeteringPoint.objects.filter(pk=point_id).values_list("meter__number", flat=True)
     what = (
-        f"point {point_id}: total went backwards from {before.total} to {after.total} at "
-        f"{after.at.isoformat()}"
+        f"point {point_id} (meter {meter.first()}): total went backwards from {before.total} "
+        f"to {after.total} at {after.at.isoformat()}"
     )
     if not fall.lasting:
         until = (after.at + MISREAD_WINDOW).isoformat()
