@@ -267,13 +267,17 @@ def test_pems_status_says_how_current_the_mirror_is():
     _account, point = bought(key="s2")
     relay_reading(point, True, T0 + LATER, credit="105.00")  # 5.00 PEMS did not send
     _other, spending = bought(key="s3")
-    relay_reading(spending, True, T0 + LATER, credit="90.00")
+    sweep(spending, 1, "90.00", "10.000")
     assert "Meter-side credit: 2 points, 2 read since" in _status()
     mirror.reconcile_due()
     assert (
         "Meter-side credit: 2 points, 0 read since their last reconciliation (pems settle "
-        "takes them), 1 holding credit PEMS did not send"
+        "takes them), 1 holding credit PEMS did not send, 0 whose total fell below the last "
+        "one reconciled (their readings wait: a misread, or an exchange to record)"
     ) in _status()
+    sweep(spending, 2, "0.00", "0.000")  # a meter answering zeros: passed over
+    mirror.reconcile_due()
+    assert "1 holding credit PEMS did not send, 1 whose total fell below" in _status()
 
 
 def _status():

@@ -67,23 +67,27 @@ class MirrorHealth:
     points: int  # open meter-side points whose meters report their credit
     behind: int  # read since they were last reconciled (``pems settle`` takes them)
     drifting: int  # whose meter holds credit PEMS did not send
+    #: whose latest total is below the last one compared: readings passed over until the
+    #: meter comes back (a misread) or its exchange is recorded
+    fallen: int = 0
 
 
 def health() -> MirrorHealth:
-    """Three counts over the open meter-side points."""
+    """Four counts over the open meter-side points."""
     reporting = AccountMeteringPoint.objects.filter(
         released_at__isnull=True,
         account__status=Account.Status.OPEN,
         metering_point__fee_control=FeeControl.METER_SIDE,
         metering_point__state__remaining_credit__isnull=False,
     )
-    drifting = MeterCreditMirror.objects.filter(
-        drift__gt=0,
+    mirrors = MeterCreditMirror.objects.filter(
         account__status=Account.Status.OPEN,
         point__account_links__account=F("account"),
         point__account_links__released_at__isnull=True,
     )
-    return MirrorHealth(reporting.count(), points_due().count(), drifting.count())
+    drifting = mirrors.filter(drift__gt=0)
+    fallen = mirrors.filter(energy_total__gt=F("point__state__energy_total"))
+    return MirrorHealth(reporting.count(), points_due().count(), drifting.count(), fallen.count())
 
 
 def reconcile_due(limit: int = 500) -> int:

@@ -152,7 +152,7 @@ def reconcile_chunk(pairs: Sequence[Pair], actor: str) -> dict[Pair, Mirrored]:
         if _energy_fell(mirror, point, state.energy_total):
             # A meter answering zeros (a misread) would book its whole credit as spent: the
             # reading is passed over, and the next one is held to the same total.
-            log.warning(
+            log.info(  # every sweep until it comes back: pems status counts such points
                 "meter credit reading passed over: its energy total fell",
                 extra={"point": point.pk, "meter": point.meter.number, "read_at": state.read_at},
             )

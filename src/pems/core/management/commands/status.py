@@ -72,7 +72,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Meter-side credit: {credit.points} points, {credit.behind} read since their "
                 f"last reconciliation (pems settle takes them), {credit.drifting} holding credit "
-                "PEMS did not send"
+                f"PEMS did not send, {credit.fallen} whose total fell below the last one "
+                "reconciled (their readings wait: a misread, or an exchange to record)"
             )
         settling = settlement_health()
         if settling.points:
