@@ -63,6 +63,24 @@ def test_daily_usage_from_freezes():
     assert daily_usage({d[0]: Decimal(9), d[1]: Decimal(2)}, d[:2], None)[d[0]] is None  # exchange
 
 
+def test_a_days_first_reading_of_zeros_draws_no_bar_but_an_exchange_counts_on():
+    d = [dt.date(2026, 3, n) for n in (1, 2, 3, 4)]
+    misread = {d[0]: Decimal("500"), d[1]: Decimal("0"), d[2]: Decimal("510"), d[3]: Decimal(520)}
+    assert daily_usage(misread, d, latest=Decimal("523")) == {
+        d[0]: None,  # the 2nd's first reading was a zero: no end to measure the 1st by
+        d[1]: None,  # nor a start for the 2nd (not 510 kWh in a day)
+        d[2]: Decimal("10"),
+        d[3]: Decimal("3"),
+    }
+    exchanged = {d[0]: Decimal("500"), d[1]: Decimal("1"), d[2]: Decimal("4"), d[3]: Decimal(6)}
+    assert daily_usage(exchanged, d, latest=Decimal("7")) == {
+        d[0]: None,  # across the exchange
+        d[1]: Decimal("3"),
+        d[2]: Decimal("2"),
+        d[3]: Decimal("1"),
+    }
+
+
 def test_the_chart_scales_bars_to_a_round_peak():
     d = [dt.date(2026, 3, n) for n in range(1, 4)]
     chart = usage_chart({d[0]: Decimal("30"), d[1]: None, d[2]: Decimal("15")})

@@ -54,13 +54,34 @@ class UsageChart:
 def daily_usage(
     totals: Mapping[date, Decimal], days: list[date], latest: Decimal | None
 ) -> dict[date, Decimal | None]:
-    """Each day's usage from the first total of that day and of the next (or ``latest``)."""
+    """Each day's usage from the first total of that day and of the next (or ``latest``).
+
+    A day's first total below an earlier one that a later one comes back above is a
+    misread (a meter answering zeros) and left out, so it draws no absurd bar; a total
+    that stays lower (a meter exchange) is kept and counts from there.
+    """
+    totals = _misreads_dropped(totals, latest)
     usage: dict[date, Decimal | None] = {}
     for index, day in enumerate(days):
         start = totals.get(day)
         end = totals.get(day + timedelta(days=1)) if index + 1 < len(days) else latest
         usage[day] = end - start if start is not None and end is not None and end >= start else None
     return usage
+
+
+def _misreads_dropped(
+    totals: Mapping[date, Decimal], latest: Decimal | None
+) -> dict[date, Decimal]:
+    days = sorted(totals)
+    later = [totals[day] for day in days] + ([latest] if latest is not None else [])
+    kept: dict[date, Decimal] = {}
+    top: Decimal | None = None
+    for index, day in enumerate(days):
+        total = totals[day]
+        if top is not None and total < top and any(v >= top for v in later[index + 1 :]):
+            continue
+        kept[day] = top = total
+    return kept
 
 
 def _nice_ceiling(value: Decimal) -> Decimal:
