@@ -236,3 +236,37 @@ def test_the_room_page_says_up_to_when_a_server_side_point_was_charged(login, pl
     assert 'data-testid="charged-until"' not in page(
         login("operator"), reverse("console:point", args=[plaza.meter_side.pk])
     )
+
+
+def test_a_stuck_room_says_why_its_use_is_not_charged(login, plaza):
+    from pems.billing.models import SettlementCursor
+    from pems.metering.models import IntervalReading
+
+    state = read(plaza.opened, energy_total=Decimal("6.000"))  # a new meter, not recorded
+    stopped = state.read_at - dt.timedelta(hours=8)
+    SettlementCursor.objects.create(
+        account=plaza.account, point=plaza.opened, settled_until=stopped, last_total=Decimal(1000)
+    )
+    fell_at = stopped + dt.timedelta(minutes=15)
+    IntervalReading.objects.create(
+        point=plaza.opened, interval_start=fell_at, read_at=fell_at, energy_total=Decimal(5)
+    )
+    url = reverse("console:point", args=[plaza.opened.pk])
+    room = page(login("operator"), url)
+    at = timezone.localtime(fell_at).strftime("%Y-%m-%d %H:%M")
+    assert 'data-why="fall"' in room
+    assert (
+        f"the meter's total fell from 1000.000 kWh to 5.000 kWh at {at} and stayed down. "
+        "If the meter was exchanged, record it with Replace the meter."
+    ) in room
+    client = login("operator")
+    client.cookies["django_language"] = "zh-hans"
+    assert "从 1000.000 kWh 回落到 5.000 kWh，之后没有恢复" in page(client, url)
+
+    # The same stop with no fall (a meter read on): for want of a tariff in force then.
+    IntervalReading.objects.filter(point=plaza.opened).delete()
+    read(plaza.opened, energy_total=Decimal("1200.000"), read_at=state.read_at)
+    plaza.account.tariffs.all().delete()
+    room = page(login("operator"), url)
+    assert 'data-why="no-tariff"' in room
+    assert "the account has no tariff in force then. Give it one with Tariff." in room

@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from itertools import pairwise
 
+from pems.billing.models import SettlementCursor
 from pems.billing.summaries import meter_reading
 from pems.devices.totals import total_wrap
 from pems.domain.continuity import (
@@ -27,9 +28,12 @@ from pems.domain.continuity import (
 from pems.domain.pricing import MeterReading
 from pems.domain.quantities import Unit
 from pems.inventory.models import MeteringPoint
-from pems.metering.models import IntervalReading
+from pems.metering.models import IntervalReading, PointState
 
 log = logging.getLogger(__name__)
+
+#: Readings after a cursor looked through for a fall (settlement's own batch).
+FALL_LOOKAHEAD = 2000
 
 
 def made_continuous(point_id: int, history: Sequence[MeterReading]) -> Continuous:
@@ -45,6 +49,24 @@ def made_continuous(point_id: int, history: Sequence[MeterReading]) -> Continuou
     if made.wraps:
         log.warning("the total register wrapped: counted on from zero", extra={"point": point_id})
     return made
+
+
+def fall_after(cursor: SettlementCursor, unit: Unit) -> Fall | None:
+    """Where the point's total fell after ``cursor`` and settlement stopped, if it did
+    (what the room page says of a stuck point; reads as settlement reads)."""
+    rows = IntervalReading.objects.filter(
+        point_id=cursor.point_id, read_at__gt=cursor.settled_until
+    ).order_by("read_at")[:FALL_LOOKAHEAD]
+    history = [
+        meter_reading(cursor.settled_until, cursor, unit, "last_"),
+        *(meter_reading(r.read_at, r, unit, "energy_") for r in rows),
+    ]
+    latest = PointState.objects.filter(
+        point_id=cursor.point_id, read_at__gt=history[-1].at, energy_total__isnull=False
+    ).first()
+    if latest is not None and latest.read_at is not None:
+        history.append(meter_reading(latest.read_at, latest, unit, "energy_"))
+    return made_continuous(cursor.point_id, history).fall if len(history) > 1 else None
 
 
 def fall_refusal(point_id: int, fall: Fall) -> str:

@@ -11,17 +11,19 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from pems.accounts.models import Account
+from pems.billing.falls import fall_after
 from pems.billing.jobs import stuck
 from pems.billing.models import MeterCreditMirror, PrepaidEvent, SettlementCursor
 from pems.billing.policy import sites_keeping_power
 from pems.billing.recall import Recall, latest_recall
 from pems.billing.relays import open_account_of
-from pems.billing.tariffs import tariff_at
+from pems.billing.tariffs import UNITS, tariff_at
 from pems.console.access import site_of
 from pems.console.chart import UsageChart, daily_usage, usage_chart
 from pems.console.dashboard import local_day_start, site_today
 from pems.console.display import DisplayState, credit_of, display_state, facts_of
 from pems.control.models import Command
+from pems.domain.continuity import Fall
 from pems.inventory.choices import FeeControl
 from pems.inventory.models import MeteringPoint
 from pems.ledger.models import JournalEntry, LedgerAccount, Posting
@@ -49,6 +51,8 @@ class PointDetail:
     mirror: MeterCreditMirror | None = None  # the meter's credit last held against the ledger
     charged_until: datetime | None = None  # a server-side point's settlement cursor
     charging_stuck: bool = False  # that cursor is far behind the latest reading
+    stuck_fall: Fall | None = None  # stuck where the meter's total fell
+    stuck_without_tariff: bool = False  # stuck for want of a tariff in force
 
 
 def _balances(account: Account | None) -> tuple[Decimal | None, Decimal | None]:
@@ -123,13 +127,18 @@ def _charging(
     (``billing.jobs.stuck``)."""
     if account is None or point.fee_control != FeeControl.SERVER_SIDE:
         return {}
-    until = (
-        SettlementCursor.objects.filter(account=account, point=point)
-        .values_list("settled_until", flat=True)
-        .first()
-    )
+    cursor = SettlementCursor.objects.filter(account=account, point=point).first()
+    if cursor is None:
+        return {}
     read_at = state.read_at if state is not None else None
-    return {"charged_until": until, "charging_stuck": stuck(until, read_at)}
+    if not stuck(cursor.settled_until, read_at):
+        return {"charged_until": cursor.settled_until}
+    return {  # why, as settlement would find it (a stuck point is rare: the reads are few)
+        "charged_until": cursor.settled_until,
+        "charging_stuck": True,
+        "stuck_fall": fall_after(cursor, UNITS[point.utility]),
+        "stuck_without_tariff": tariff_at(account, cursor.settled_until) is None,
+    }
 
 
 #: Entries a person made or a cashier asks about; settlements run every minute and would
