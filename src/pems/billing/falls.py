@@ -51,21 +51,34 @@ def made_continuous(point_id: int, history: Sequence[MeterReading]) -> Continuou
     return made
 
 
+def history_after(
+    cursor: SettlementCursor, unit: Unit, limit: int | None = None, latest: bool = False
+) -> list[MeterReading]:
+    """The cursor's reading, then the point's interval readings after it (the first
+    ``limit``), then, with ``latest``, its latest state if newer."""
+    rows = IntervalReading.objects.filter(
+        point_id=cursor.point_id, read_at__gt=cursor.settled_until
+    ).order_by("read_at")
+    history = [
+        meter_reading(cursor.settled_until, cursor, unit, "last_"),
+        *(meter_reading(r.read_at, r, unit, "energy_") for r in rows[:limit]),
+    ]
+    state = (
+        PointState.objects.filter(
+            point_id=cursor.point_id, read_at__gt=history[-1].at, energy_total__isnull=False
+        ).first()
+        if latest
+        else None
+    )
+    if state is not None and state.read_at is not None:
+        history.append(meter_reading(state.read_at, state, unit, "energy_"))
+    return history
+
+
 def fall_after(cursor: SettlementCursor, unit: Unit) -> Fall | None:
     """Where the point's total fell after ``cursor`` and settlement stopped, if it did
     (what the room page says of a stuck point; reads as settlement reads)."""
-    rows = IntervalReading.objects.filter(
-        point_id=cursor.point_id, read_at__gt=cursor.settled_until
-    ).order_by("read_at")[:FALL_LOOKAHEAD]
-    history = [
-        meter_reading(cursor.settled_until, cursor, unit, "last_"),
-        *(meter_reading(r.read_at, r, unit, "energy_") for r in rows),
-    ]
-    latest = PointState.objects.filter(
-        point_id=cursor.point_id, read_at__gt=history[-1].at, energy_total__isnull=False
-    ).first()
-    if latest is not None and latest.read_at is not None:
-        history.append(meter_reading(latest.read_at, latest, unit, "energy_"))
+    history = history_after(cursor, unit, FALL_LOOKAHEAD, latest=True)
     return made_continuous(cursor.point_id, history).fall if len(history) > 1 else None
 
 

@@ -22,17 +22,16 @@ from django.utils.translation import gettext as _
 from pems.accounts.models import Account
 from pems.audit.log import record
 from pems.billing import credit, mirror
-from pems.billing.falls import made_continuous
+from pems.billing.falls import history_after, made_continuous
 from pems.billing.models import SettlementCursor
 from pems.billing.settlement import charge_up_to
-from pems.billing.summaries import meter_reading
 from pems.billing.tariffs import UNITS
 from pems.control import actions as control
 from pems.control.models import Command, CommandKind
 from pems.domain.money import Money
 from pems.inventory.choices import FeeControl
 from pems.inventory.models import Meter, MeteringPoint
-from pems.metering.models import IntervalReading, PointState
+from pems.metering.models import PointState
 
 
 @dataclass(frozen=True)
@@ -177,12 +176,7 @@ def _check_final_total(account: Account, point: MeteringPoint, total: Decimal) -
     cursor = SettlementCursor.objects.filter(account=account, point=point).first()
     if cursor is None:
         return  # never read: nothing was reported before the final total
-    unit = UNITS[point.utility]
-    rows = IntervalReading.objects.filter(point=point, read_at__gt=cursor.settled_until)
-    history = [
-        meter_reading(cursor.settled_until, cursor, unit, "last_"),
-        *(meter_reading(r.read_at, r, unit, "energy_") for r in rows.order_by("read_at")),
-    ]
+    history = history_after(cursor, UNITS[point.utility])
     reported = made_continuous(point.pk, history).last.total.amount
     if total < reported:
         raise FinalTotalTooLow(reported)
