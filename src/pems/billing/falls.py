@@ -40,7 +40,11 @@ def made_continuous(point_id: int, history: Sequence[MeterReading]) -> Continuou
     """``history`` (the cursor's reading, then the newer ones) ready to price."""
     if not _falls(history):
         return Continuous(list(history), history[-1], None, 0, 0)
-    made = continuous(history, _wrap(point_id), lambda at: fastest_use(point_id, at))
+    return continuous(history, _wrap(point_id), lambda at: fastest_use(point_id, at))
+
+
+def log_charged(point_id: int, made: Continuous) -> None:
+    """Say what settlement charged across: misreads passed over, register wraps."""
     if made.passed_over:
         log.warning(
             "readings below the total before them passed over as misreads",
@@ -48,7 +52,6 @@ def made_continuous(point_id: int, history: Sequence[MeterReading]) -> Continuou
         )
     if made.wraps:
         log.warning("the total register wrapped: counted on from zero", extra={"point": point_id})
-    return made
 
 
 def history_after(

@@ -22,7 +22,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from pems.accounts.models import Account, AccountMeteringPoint
-from pems.billing.falls import fall_refusal, made_continuous
+from pems.billing.falls import fall_refusal, log_charged, made_continuous
 from pems.billing.models import RESIDUE_PLACES, AccountTariff, SettlementCursor, Tariff
 from pems.billing.summaries import (
     REGISTERS,
@@ -219,7 +219,9 @@ def _charge(
         raise SettlementBlocked(fall_refusal(cursor.point_id, made.fall))
     intervals = intervals_from_readings(made.readings)
     charges = price(intervals, tariff, cycle_state(cursor, tariff.unit))
-    return _post(account, cursor, tariff_row, charges, made.last, actor)
+    settled = _post(account, cursor, tariff_row, charges, made.last, actor)
+    log_charged(cursor.point_id, made)
+    return settled
 
 
 def _post(
