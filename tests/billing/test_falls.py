@@ -24,6 +24,7 @@ from pems.billing.falls import fastest_use
 from pems.billing.jobs import settle_due
 from pems.billing.models import SettlementCursor
 from pems.billing.settlement import SettlementBlocked, settle_account, settle_point
+from pems.domain.quantities import Unit
 from pems.inventory.models import Meter
 from pems.ledger.verify import ledger_problems
 from pems.metering.models import PointState
@@ -189,7 +190,7 @@ def test_coming_back_from_a_misread_is_not_use_a_reset_cannot_pass_for_a_wrap():
         (45, "999004.000"),
     ]:
         read(point, minutes, total)
-    assert fastest_use(point.pk, T0 + dt.timedelta(minutes=45)) == Decimal(8)
+    assert fastest_use(point.pk, T0 + dt.timedelta(minutes=45), Unit.KWH) == Decimal(8)
     settle_point(account, point)
     settle_point(account, point)
     assert balance(account) == cny("-4.00")

@@ -18,7 +18,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pems.domain.continuity import MISREAD_WINDOW, continuous, is_wrap
+from pems.domain.continuity import MISREAD_WINDOW, continuous, falls, is_wrap
 from pems.domain.pricing import MeterReading
 from pems.domain.quantities import Quantity, Unit
 from pems.domain.tou import Rate
@@ -132,6 +132,12 @@ def test_a_misread_near_the_top_is_not_taken_for_a_wrap():
         Decimal("999999.95"),
     ]
     assert (made.passed_over, made.wraps) == (1, 0)
+
+
+def test_a_history_falls_when_its_total_or_one_register_does():
+    assert not falls([at(0, "1.00", peak="1.00"), at(15, "1.00", peak="1.00"), at(30, "2")])
+    assert falls([at(0, "5.00"), at(15, "4.99")])
+    assert falls([at(0, "5.00", peak="3.00"), at(15, "6.00", peak="2.00")])
 
 
 def test_is_wrap_needs_the_top_and_the_bottom_of_the_range():

@@ -12,7 +12,6 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from itertools import pairwise
 
 from pems.billing.models import SettlementCursor
 from pems.billing.summaries import meter_reading
@@ -23,6 +22,7 @@ from pems.domain.continuity import (
     Continuous,
     Fall,
     continuous,
+    falls,
     fastest_pace,
 )
 from pems.domain.pricing import MeterReading
@@ -38,9 +38,10 @@ FALL_LOOKAHEAD = 2000
 
 def made_continuous(point_id: int, history: Sequence[MeterReading]) -> Continuous:
     """``history`` (the cursor's reading, then the newer ones) ready to price."""
-    if not _falls(history):
+    if not falls(history):
         return Continuous(list(history), history[-1], None, 0, 0)
-    return continuous(history, _wrap(point_id), lambda at: fastest_use(point_id, at))
+    unit = history[0].total.unit
+    return continuous(history, _wrap(point_id), lambda at: fastest_use(point_id, at, unit))
 
 
 def log_charged(point_id: int, made: Continuous) -> None:
@@ -99,26 +100,14 @@ def fall_refusal(point_id: int, fall: Fall) -> str:
     return f"{what} and stayed down ({fall.not_a_wrap}); record the meter replacement"
 
 
-def fastest_use(point_id: int, at: datetime) -> Decimal | None:
+def fastest_use(point_id: int, at: datetime, unit: Unit) -> Decimal | None:
     """The point's fastest use between two stored readings in the week before ``at``,
     in units an hour (``domain.continuity.fastest_pace``); None when it used nothing."""
     rows = IntervalReading.objects.filter(
         point_id=point_id, read_at__gte=at - RATE_LOOKBACK, read_at__lte=at
     ).order_by("read_at")
-    unit = Unit.KWH  # the pace is compared as a number: the unit only types the readings
     pace = fastest_pace([meter_reading(r.read_at, r, unit, "energy_") for r in rows])
     return pace or None
-
-
-def _falls(history: Sequence[MeterReading]) -> bool:
-    """Whether any total or TOU register falls from one reading to the next."""
-    for before, after in pairwise(history):
-        if after.total.amount < before.total.amount:
-            return True
-        for rate, value in after.registers.items():
-            if rate in before.registers and value.amount < before.registers[rate].amount:
-                return True
-    return False
 
 
 def _wrap(point_id: int) -> Decimal | None:
@@ -126,7 +115,4 @@ def _wrap(point_id: int) -> Decimal | None:
     code = (
         MeteringPoint.objects.filter(pk=point_id).values_list("meter__model__code", flat=True)
     ).first()
-    try:
-        return None if code is None else total_wrap(code)
-    except KeyError:
-        return None
+    return None if code is None else total_wrap(code)

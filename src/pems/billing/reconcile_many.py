@@ -353,11 +353,8 @@ def _energy_fell(
         return False
     if energy >= mirror.energy_total:
         return False
-    try:
-        wrap = total_wrap(point.meter.model.code)
-    except KeyError:
-        return True
-    return not is_wrap(mirror.energy_total, energy, wrap)
+    wrap = total_wrap(point.meter.model.code)
+    return wrap is None or not is_wrap(mirror.energy_total, energy, wrap)
 
 
 def _write_mirrors(mirrors: list[MeterCreditMirror]) -> None:

@@ -61,15 +61,8 @@ def snapshot_of(reading: Reading, drift_limit: int) -> Snapshot:
         alarms=(state.alarm1, state.alarm2, state.arrears),
         type_code=state.type_code,
         clock_skewed=clock_skew(reading) > timedelta(seconds=drift_limit),
-        wrap=_wrap(state.model),
+        wrap=total_wrap(state.model),
     )
-
-
-def _wrap(model: str) -> Decimal | None:
-    try:
-        return total_wrap(model)
-    except KeyError:  # a model without a map (a test double)
-        return None
 
 
 def clock_skew(reading: Reading) -> timedelta:

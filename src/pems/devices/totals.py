@@ -13,7 +13,7 @@ from functools import cache
 
 from pems.devices.dlt645_items import ITEMS
 from pems.devices.dlt645_meter import DLT645_MODEL
-from pems.devices.maps import get_map
+from pems.devices.maps import MODBUS_MAPS
 
 #: The live-block field each Modbus model reports its total in.
 _TOTAL_FIELDS = ("energy_total", "volume")
@@ -22,12 +22,15 @@ _DLT645_TOTAL = "forward_active_block"
 
 
 @cache
-def total_wrap(model: str) -> Decimal:
-    """One past the largest total ``model`` can report (in its unit); KeyError if unknown."""
+def total_wrap(model: str) -> Decimal | None:
+    """One past the largest total ``model`` can report (in its unit); None for a model
+    without a register map (no range is known: no fall is taken for a wrap)."""
     if model == DLT645_MODEL:
         item = ITEMS[_DLT645_TOTAL]
         return Decimal(10 ** (2 * item.size)).scaleb(-item.decimals)  # two BCD digits a byte
-    live = get_map(model).block("live")
+    if model not in MODBUS_MAPS:
+        return None
+    live = MODBUS_MAPS[model].block("live")
     for name in _TOTAL_FIELDS:
         try:
             field = live.field(name)
@@ -35,4 +38,4 @@ def total_wrap(model: str) -> Decimal:
             continue
         _low, high = field.type.raw_range
         return Decimal(high + 1).scaleb(field.scale)
-    raise KeyError(f"map {model} has no total field ({', '.join(_TOTAL_FIELDS)})")
+    return None

@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 from pems.domain.pricing import MeterReading
 from pems.domain.quantities import Quantity
@@ -43,6 +44,18 @@ RATE_LOOKBACK = timedelta(days=7)
 #: The point's fastest use (units an hour) in the :data:`RATE_LOOKBACK` before an instant,
 #: None when nothing was used or read then.
 FastestUse = Callable[[datetime], Decimal | None]
+
+
+def falls(history: Sequence[MeterReading]) -> bool:
+    """Whether any total or TOU register falls from one reading to the next (else the
+    history is continuous as it is)."""
+    for before, after in pairwise(history):
+        if after.total < before.total:
+            return True
+        for rate, value in after.registers.items():
+            if rate in before.registers and value < before.registers[rate]:
+                return True
+    return False
 
 
 def is_wrap(before: Decimal, after: Decimal, wrap: Decimal) -> bool:

@@ -86,7 +86,7 @@ class Command(BaseCommand):
                 )
             self.stdout.write(
                 f"Server-side settlement: {settling.points} points, {settling.stuck} more than "
-                f"{STUCK_AFTER.total_seconds() / 3600:g} h behind their latest reading{furthest}"
+                f"{STUCK_AFTER // timedelta(hours=1)} h behind their latest reading{furthest}"
             )
         outlook = calendar_outlook(Site.objects.all())
         for stop in outlook.tariffs:
