@@ -1,11 +1,12 @@
-"""Bulk upserts as one portable SQL statement per chunk: ``INSERT … ON CONFLICT …``.
+"""Bulk upserts as one SQL statement: ``INSERT … ON CONFLICT …``.
 
 The ORM's ``bulk_create(update_conflicts=True)`` spends most of its time
 building model instances and preparing each field, and one huge multi-row
 statement makes psycopg re-parse tens of thousands of placeholders; at
-100,000 readings a sweep that dominates the collector. This runs one
-single-row statement with ``executemany`` (the same SQL on SQLite ≥ 3.24 and
-PostgreSQL) from plain tuples, with each column's value
+100,000 readings a sweep that dominates the collector. On SQLite (≥ 3.24) this
+runs one single-row statement with ``executemany``; on PostgreSQL one
+statement over ``unnest`` of an array a column. Both from plain tuples, with
+each column's value
 prepared as its field stores it: exact decimals (FixedPointField) as integer
 units — refusing a value with more places than the column — and datetimes
 and dates through the backend's own adapters.
@@ -81,14 +82,27 @@ def upsert(
     action = "DO NOTHING"
     if update:
         action = "DO UPDATE SET " + ", ".join(f"{column(n)} = excluded.{column(n)}" for n in update)
-    values = "(" + ", ".join(["%s"] * len(fields)) + ")"
     target = ", ".join(column(n) for n in conflict)
+    params = [[fn(value) for fn, value in zip(adapters, row, strict=True)] for row in rows]
+    names = ", ".join(column(n) for n in fields)
+    if connection.vendor == "postgresql":
+        # One statement for all the rows, a column an array: a statement trigger fires once
+        # (``metering.hour_marks``), and the SQL text is the same whatever the row count.
+        types = [meta.get_field(n).db_type(connection) for n in fields]
+        arrays = ", ".join(f"%s::{kind}[]" for kind in types)
+        sql = (
+            f"INSERT INTO {quote(meta.db_table)} ({names}) "  # noqa: S608
+            f"SELECT * FROM unnest({arrays}) ON CONFLICT ({target}) {action}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [list(values) for values in zip(*params, strict=True)])
+        return
+    values = "(" + ", ".join(["%s"] * len(fields)) + ")"
     # Identifiers come from model metadata (quoted); every value is a bound parameter.
     sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(column(n) for n in fields)}) "  # noqa: S608
+        f"INSERT INTO {quote(meta.db_table)} ({names}) "  # noqa: S608
         f"VALUES {values} ON CONFLICT ({target}) {action}"
     )
-    params = [[fn(value) for fn, value in zip(adapters, row, strict=True)] for row in rows]
-    # One statement, many rows: parsed once (psycopg pipelines it; sqlite3 loops in C).
+    # One statement, many rows: parsed once (sqlite3 loops in C).
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
