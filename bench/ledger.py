@@ -433,11 +433,16 @@ def _grouping_floor(pairs: list, where: str) -> tuple[int, float]:
     with transaction.atomic(), psycopg.Cursor(connection.connection) as binary:
         for name, value in settings.items():
             binary.execute("SELECT set_config(%s, %s, true)", [name, value])
-        for _ in range(3):
-            began = time.perf_counter()
-            binary.execute(sql, [[cut + dt.timedelta(microseconds=1) for cut in cuts]], binary=True)
-            cells = len(binary.fetchall())
-            best = min(best, time.perf_counter() - began)
+        try:
+            for _ in range(3):
+                began = time.perf_counter()
+                thresholds = [cut + dt.timedelta(microseconds=1) for cut in cuts]
+                binary.execute(sql, [thresholds], binary=True)
+                cells = len(binary.fetchall())
+                best = min(best, time.perf_counter() - began)
+        finally:  # inside resettle's transaction the settings would outlive this one
+            for name in settings:
+                binary.execute(f"RESET {name}")
     return cells, best
 
 

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pems.billing.lines_sql import Due, points_lines
+from pems.billing.marks_sql import on_whole_hours
 from pems.billing.models import SettlementCursor
 from pems.billing.summaries import price_lines
 from pems.domain.cells import cell_index, cells_from_readings, price_cells
@@ -26,6 +27,7 @@ from pems.domain.pricing import MeterReading
 from pems.domain.quantities import kwh
 from pems.domain.segments import cut_points
 from pems.domain.tiers import CycleState
+from pems.metering import hour_marks
 from pems.metering.models import IntervalReading, PointState
 from tests.domain.test_cells import ALL, make_readings, readings_plan
 from tests.domain.test_properties import TARIFFS
@@ -73,10 +75,10 @@ pytestmark = [
     registers=st.booleans(),
     used=st.integers(0, 120),
     latest=st.one_of(st.none(), st.tuples(st.integers(-3600, 3 * 24 * 3600), st.integers(0, 9000))),
-    scan=st.booleans(),
+    source=st.sampled_from(["index", "scan", "marks"]),
 )
 def test_the_database_prices_each_point_as_its_cells_price(
-    which, first, plans, registers, used, latest, scan
+    which, first, plans, registers, used, latest, source
 ):
     tariff = ALL[which]
     with transaction.atomic():
@@ -92,7 +94,10 @@ def test_the_database_prices_each_point_as_its_cells_price(
         end = max(r[-1].at for r, _ in histories.values()) + timedelta(days=4)
         cuts = cut_points(min(d.after for d in due), end, tariff)
 
-        found = points_lines(due, cuts, tariff, scan=scan)
+        marks = source == "marks"
+        if marks and not on_whole_hours(cuts):
+            marks = False  # the hour marks cannot price a cut between hours: no such tariff here
+        found = points_lines(due, cuts, tariff, scan=source == "scan", marks=marks)
 
         for d in due:
             readings, cycle = histories[d.point_id]
@@ -102,7 +107,8 @@ def test_the_database_prices_each_point_as_its_cells_price(
             positions = [cell_index(d.after, cuts), *(c.position for c in cells)]
             gaps = any(b - a > 1 for a, b in itertools.pairwise(positions))
             if lines is None:  # only what a cell-by-cell walk must do itself
-                assert gaps or (registers and d is due[0] and len(readings) > 1)
+                # (the hour marks split a gap over whole cells as the cells do)
+                assert (gaps and not marks) or (registers and d is due[0] and len(readings) > 1)
                 continue
             state = None
             if latest is not None:
@@ -200,9 +206,110 @@ def test_a_total_that_falls_across_a_cut_is_left_to_the_per_reading_path():
     IntervalReading.objects.bulk_create(_rows(point, readings))
     cuts = cut_points(start, start + timedelta(days=1), tariff)
 
-    for scan in [True, False]:
-        found = points_lines([Due(point.pk, start, Decimal(10), None)], cuts, tariff, scan=scan)
-        assert found == {point.pk: None}
+    for scan, marks in [(True, False), (False, False), (True, True)]:
+        due = [Due(point.pk, start, Decimal(10), None)]
+        assert points_lines(due, cuts, tariff, scan=scan, marks=marks) == {point.pk: None}
+
+
+def _priced_both_ways(point, due, cuts, tariff):
+    """The lines from the hour marks, which must equal those from the readings by index."""
+    marked = points_lines([due], cuts, tariff, scan=True, marks=True)[point.pk]
+    assert marked == points_lines([due], cuts, tariff, scan=False, marks=False)[point.pk]
+    return marked
+
+
+def test_the_hour_marks_price_an_offline_gap_over_whole_cells_as_the_cells_do():
+    """Shanghai: offline from 21:30 on 1 June to 09:10 on 3 June, 50.4 kWh in one interval
+    over six cells. The readings' query leaves that to the per-cell way; the marks split it
+    by time from its start, floored, as the per-cell way does — the same charges."""
+    tariff = TARIFFS["Asia/Shanghai"]
+    start = datetime(2025, 6, 1, 13, 30, tzinfo=UTC)  # 21:30 in Shanghai
+    steps = [(0, "10.000"), (15, "11.000"), (35 * 60 + 40, "61.400"), (35 * 60 + 55, "62.000")]
+    readings = [_reading(start + timedelta(minutes=m), Decimal(t)) for m, t in steps]
+    point = MeteringPointFactory()
+    IntervalReading.objects.bulk_create(_rows(point, readings))
+    cuts = cut_points(start, start + timedelta(days=3), tariff)
+    assert on_whole_hours(cuts)
+    due = Due(point.pk, start, Decimal(10), None)
+
+    assert points_lines([due], cuts, tariff, scan=False, marks=False) == {point.pk: None}
+    lines = points_lines([due], cuts, tariff, scan=True, marks=True)[point.pk]
+
+    cursor = SettlementCursor(point_id=point.pk, settled_until=start, last_total=Decimal(10))
+    charges, last = price_lines(cursor, tariff, lines, None)
+    cells = cells_from_readings(readings[1:], cuts)
+    assert charges == price_cells(readings[0], cells, cuts, tariff, None)
+    assert (last.at, last.total.amount) == (readings[-1].at, Decimal(62))
+
+
+def test_the_hour_marks_split_again_from_a_cursor_between_two_readings():
+    """A cursor that is no stored reading (settled up to a meter exchange, say): the marks
+    of the interval it sits in are split from the cursor, as the readings' query splits."""
+    tariff = TARIFFS["Asia/Shanghai"]
+    start = datetime(2025, 6, 1, 13, 0, tzinfo=UTC)  # 21:00 in Shanghai
+    readings = [_reading(start + timedelta(minutes=25 * i), Decimal(10 + i)) for i in range(9)]
+    point = MeteringPointFactory()
+    IntervalReading.objects.bulk_create(_rows(point, readings))
+    cuts = cut_points(start, start + timedelta(days=1), tariff)
+    # 21:50, between the readings of 21:50 - 10 min and 22:15, with its own total.
+    after = start + timedelta(minutes=50)
+
+    lines = _priced_both_ways(point, Due(point.pk, after, Decimal("11.500"), None), cuts, tariff)
+
+    assert lines is not None
+    assert sum(lines.quantities.values()) == Decimal("18.000") - Decimal("11.500")
+
+
+def test_a_cursor_exactly_on_a_cut_opens_the_cell_after_it():
+    """Settled up to midnight at a month's start, where no mark is read (marks are read after
+    the cursor), while another point's cursor is a day earlier (so that cut is one of the
+    walk's): February's tiers start from zero, not from January's 35 kWh."""
+    tariff = TARIFFS["Asia/Shanghai"]
+    start = datetime(2025, 2, 1, tzinfo=tariff.zone).astimezone(UTC)
+    readings = [_reading(start + timedelta(hours=i), Decimal(500 + 30 * i)) for i in range(4)]
+    point, other = MeteringPointFactory(), MeteringPointFactory()
+    IntervalReading.objects.bulk_create(_rows(point, readings))
+    earlier = [
+        _reading(start - timedelta(days=1) + timedelta(hours=i), Decimal(i)) for i in range(30)
+    ]
+    IntervalReading.objects.bulk_create(_rows(other, earlier))
+    cuts = cut_points(earlier[0].at, start + timedelta(days=1), tariff)
+    cycle = CycleState(date(2025, 1, 1), kwh(35))
+    due = [
+        Due(point.pk, start, Decimal(500), cycle),
+        Due(other.pk, earlier[0].at, Decimal(0), None),
+    ]
+
+    marked = points_lines(due, cuts, tariff, scan=True, marks=True)
+    assert marked == points_lines(due, cuts, tariff, scan=False, marks=False)
+    lines = marked[point.pk]
+
+    cursor = SettlementCursor(
+        point_id=point.pk, settled_until=start, last_total=Decimal(500),
+        cycle_start=cycle.start, cycle_used=Decimal(35),
+    )  # fmt: skip
+    charges, _last = price_lines(cursor, tariff, lines, None)
+    cells = cells_from_readings(readings[1:], cuts)
+    assert charges == price_cells(readings[0], cells, cuts, tariff, cycle)
+    assert charges.cycle == CycleState(date(2025, 2, 1), kwh(90))
+    assert _by_tier(charges, month=2) == {1: 40, 2: 50}
+
+
+def test_a_cut_without_its_hour_mark_is_left_to_the_per_cell_way():
+    tariff = TARIFFS["Asia/Shanghai"]
+    start = datetime(2025, 6, 1, 13, 0, tzinfo=UTC)
+    readings = [_reading(start + timedelta(minutes=25 * i), Decimal(10 + i)) for i in range(9)]
+    point = MeteringPointFactory()
+    IntervalReading.objects.bulk_create(_rows(point, readings))
+    cuts = cut_points(start, start + timedelta(days=1), tariff)
+    due = Due(point.pk, start, Decimal(10), None)
+    assert points_lines([due], cuts, tariff, scan=True, marks=True)[point.pk] is not None
+    with connection.cursor() as cursor:  # 22:00 in Shanghai, a cut
+        cursor.execute(
+            f"DELETE FROM {hour_marks.MARKS} WHERE point_id = %s AND at = %s",  # noqa: S608
+            [point.pk, datetime(2025, 6, 1, 14, tzinfo=UTC)],
+        )
+    assert points_lines([due], cuts, tariff, scan=True, marks=True)[point.pk] is None
 
 
 def test_a_backlog_of_most_of_the_table_is_read_by_one_scan(monkeypatch):

@@ -32,6 +32,8 @@ import psycopg
 from django.db import connection, transaction
 from django.utils import timezone
 
+from pems.billing import marks_sql
+from pems.billing.marks_sql import on_whole_hours
 from pems.domain.errors import DomainError
 from pems.domain.pricing import ENERGY_QUANTUM
 from pems.domain.segments import classify
@@ -78,13 +80,20 @@ class Lines:
 
 
 def points_lines(
-    due: Sequence[Due], cuts: Sequence[datetime], tariff: Tariff, scan: bool | None = None
+    due: Sequence[Due],
+    cuts: Sequence[datetime],
+    tariff: Tariff,
+    scan: bool | None = None,
+    marks: bool | None = None,
 ) -> dict[int, Lines | None]:
     """Each due point's lines (None: price it cell by cell; each due point is a key).
 
     ``cuts`` are the tariff's cut points from the earliest ``after`` on, reaching
     past every reading. ``scan`` forces (True) or forbids (False) reading the
     whole table instead of each point's rows by index; None chooses by backlog.
+    ``marks`` forces (True) or forbids (False) reading the hour marks at the cuts
+    instead of the readings (``metering.hour_marks``); None reads them for a
+    backlog when every cut falls on a whole hour.
     """
     if not due:
         return {}
@@ -101,7 +110,12 @@ def points_lines(
     priced = [d for d in due if starts[d.point_id] is not None]
     distinct = list(dict.fromkeys(classes))
     ids = {klass: number for number, klass in enumerate(distinct)}
-    rows = _query(priced, starts, cuts, classes, [ids[c] for c in classes], bands, scan)
+    scan = _scan(priced) if scan is None else scan
+    if marks is None:
+        marks = scan and on_whole_hours(cuts)
+    point_ids = [d.point_id for d in priced]
+    marks = bool(marks and point_ids and max(point_ids) - min(point_ids) < marks_sql.ID_SPAN)
+    rows = _query(priced, starts, cuts, classes, [ids[c] for c in classes], bands, scan, marks)
     found: dict[int, list[tuple[Any, ...]]] = {}
     for row in rows:
         found.setdefault(row[0], []).append(row)
@@ -204,7 +218,8 @@ def _query(
     classes: Sequence[_Class],
     class_ids: Sequence[int],
     bands: _Bands,
-    scan: bool | None,
+    scan: bool,
+    marks: bool,
 ) -> list[tuple[Any, ...]]:
     """Per (point, class): any reason to refuse, the last reading, the quantity per tier."""
     params: dict[str, object] = {
@@ -228,27 +243,35 @@ def _query(
             f"sum(greatest(0, least(hi, base + (%(high{number})s::bigint[])[version + 1]) "
             f"- greatest(lo, base + (%(low{number})s::bigint[])[version + 1])))"
         )
-    scan = _scan(due) if scan is None else scan
-    sql = _SQL.format(
-        source=_source(due, params, scan),
-        registers=_REGISTERS,
-        quanta=_QUANTA // _STORED,
-        small=2**30 // (_QUANTA // _STORED),  # stored units whose quanta × 2³³ µs fit in bigint
-        tiers=", ".join(tiers),
-    )
+    last: dict[int, tuple[datetime, int]] | None = None
+    if marks:
+        points = [d.point_id for d in due]
+        sql, last = marks_sql.walk_sql(points, cuts, params, _REGISTERS, ", ".join(tiers))
+    else:
+        sql = _SQL.format(
+            source=_source(due, params, scan),
+            registers=_REGISTERS,
+            quanta=_QUANTA // _STORED,
+            small=2**30 // (_QUANTA // _STORED),  # stored units whose quanta × 2³³ µs fit bigint
+            tiers=", ".join(tiers),
+        )
     with transaction.atomic(), connection.cursor() as cursor:
         settings = {"work_mem": GROUPING_WORK_MEM, "jit": "off"}  # JIT: see cells_sql
-        if scan:
+        if scan and not marks:
             settings |= WHOLE_TABLE
         for name, value in settings.items():
             cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
         try:
             with psycopg.Cursor(connection.connection) as binary:  # binary: no text parsing
                 binary.execute(sql, params, binary=True)
-                return binary.fetchall()
+                rows = binary.fetchall()
         finally:  # for the rest of a caller's transaction
             for name in settings:
                 cursor.execute(f"RESET {name}")
+    if last is None:
+        return rows
+    # The walk leaves out each point's last reading: it is the same on all of its rows.
+    return [(p, klass, pos, bad, *last[p], *tiers) for p, klass, pos, bad, *tiers in rows]
 
 
 #: Memory PostgreSQL may use to group a big backlog in a hash table instead of sorting on disk.

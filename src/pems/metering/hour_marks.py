@@ -6,7 +6,7 @@ every stored reading into cells costs several times a scan of them, so on
 PostgreSQL the database also keeps, as readings are stored, the total at each
 whole hour a point's readings straddle: ``metering_hourmark``. A tariff whose
 cuts fall on whole hours is priced from the marks at its cuts instead
-(``pems.billing.lines_sql``), three or so a day instead of 96 readings.
+(``pems.billing.marks_sql``), three or so a day instead of 96 readings.
 
 A mark splits the interval around its hour by time, floor-rounded on the
 10⁻⁶ grid (:data:`pems.domain.pricing.ENERGY_QUANTUM`) exactly as the
