@@ -69,7 +69,11 @@ def upsert(
     conflict: Sequence[str],
     update: Sequence[str] = (),
 ) -> None:
-    """Insert ``rows`` (values in ``fields`` order); on a ``conflict`` update ``update`` or skip."""
+    """Insert ``rows`` (values in ``fields`` order); on a ``conflict`` update ``update`` or skip.
+
+    With ``update``, no two rows may share a conflict key: PostgreSQL refuses to
+    update a row twice in one statement.
+    """
     if not rows:
         return
     meta = model._meta
