@@ -131,6 +131,8 @@ def test_the_dashboard_names_stuck_server_side_points_to_those_who_can_act(login
         assert f'<li data-point="{plaza.opened.pk}">' in page
         assert f'data-point="{plaza.arrears.pk}"' not in page  # keeping up
         assert f"charged up to {stopped}" in page
+        # why, as settlement finds it: a tariff in force, no reading that fell
+        assert '<span data-why="other">see the settlement log</span>' in page
     assert (
         'id="stuck-charging"'
         not in login("cashier").get(reverse("console:dashboard")).content.decode()

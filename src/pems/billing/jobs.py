@@ -12,11 +12,13 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from pems.accounts.models import Account
+from pems.billing.falls import fall_after
 from pems.billing.models import SettlementCursor
 from pems.billing.policy import apply_policy
 from pems.billing.settle_many import settle_prefetched
 from pems.billing.settlement import SettlementBlocked, settle_account
 from pems.billing.summaries import prefetch
+from pems.billing.tariffs import UNITS, tariff_at
 from pems.domain.errors import DomainError
 from pems.inventory.choices import FeeControl
 
@@ -162,6 +164,19 @@ def stuck_cursors(site_ids: Collection[int] | None = None) -> QuerySet[Settlemen
         .filter(settled_until__lt=F("point__state__read_at") - STUCK_AFTER)
         .order_by("settled_until", "point_id")
     )
+
+
+def stuck_reason(cursor: SettlementCursor) -> str:
+    """Why settlement stopped at a stuck ``cursor``, as it would find it now: ``fall`` (the
+    meter's total fell and stayed down: an exchange to record), ``waiting`` (it fell under
+    six hours ago: the readings wait for the meter to come back), ``no-tariff`` (none in
+    force then) or ``other`` (the log says: the holiday calendar, say)."""
+    fall = fall_after(cursor, UNITS[cursor.point.utility])
+    if fall is not None:
+        return "fall" if fall.lasting else "waiting"
+    if tariff_at(cursor.account, cursor.settled_until) is None:
+        return "no-tariff"
+    return "other"
 
 
 def settlement_health() -> SettlementHealth:

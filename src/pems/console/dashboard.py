@@ -14,7 +14,7 @@ from django.utils import timezone
 from pems.access.roles import Capability
 from pems.access.scope import scoped
 from pems.billing.calendar_horizon import CalendarOutlook, calendar_outlook
-from pems.billing.jobs import stuck_cursors
+from pems.billing.jobs import stuck_cursors, stuck_reason
 from pems.console.access import installed_points, sites_where
 from pems.console.display import DisplayState, counted
 from pems.console.grid import GridFilter, build_grid
@@ -37,10 +37,11 @@ class SiteFigures:
 @dataclass(frozen=True)
 class StuckCharging:
     """Server-side points whose use is not being charged (``billing.jobs.stuck_cursors``):
-    how many, and the furthest behind (at most ``STUCK_SHOWN``) with where they stopped."""
+    how many, and the furthest behind (at most ``STUCK_SHOWN``) with where they stopped and
+    why (``billing.jobs.stuck_reason``)."""
 
     total: int
-    points: list[tuple[MeteringPoint, datetime]]
+    points: list[tuple[MeteringPoint, datetime, str]]
 
 
 #: Stuck points named on the dashboard; the rest are counted.
@@ -141,9 +142,10 @@ def stuck_charging(user: Any, sites: list[Site]) -> StuckCharging:
     }
     if not shown & acting:
         return StuckCharging(0, [])
-    cursors = stuck_cursors(shown & acting).select_related("point__meter", "point__room")
+    cursors = stuck_cursors(shown & acting).select_related("account", "point__meter", "point__room")
+    shown_cursors = cursors[:STUCK_SHOWN]  # a stuck point is rare: reading why is cheap
     return StuckCharging(
-        cursors.count(), [(c.point, c.settled_until) for c in cursors[:STUCK_SHOWN]]
+        cursors.count(), [(c.point, c.settled_until, stuck_reason(c)) for c in shown_cursors]
     )
 
 
