@@ -21,7 +21,7 @@ from django.core.management import call_command
 
 from pems.accounts.actions import balance
 from pems.billing.falls import fastest_use
-from pems.billing.jobs import settle_due, stuck_reason
+from pems.billing.jobs import settle_due, why_stuck
 from pems.billing.models import SettlementCursor
 from pems.billing.settlement import SettlementBlocked, settle_account, settle_point
 from pems.domain.quantities import Unit
@@ -149,17 +149,17 @@ def test_a_fall_in_the_middle_of_a_modbus_register_waits_then_stops_there():
     with pytest.raises(SettlementBlocked, match="waiting until 2026-"):
         settle_point(account, point)
     cursor = SettlementCursor.objects.select_related("account", "point").get(point=point)
-    assert stuck_reason(cursor) == "waiting"  # what the dashboard says
+    assert why_stuck(cursor).reason == "waiting"  # what the dashboard says
     read(point, 30 + 6 * 60, "9.000")
     with pytest.raises(SettlementBlocked, match=r"stayed down \(not from near the top"):
         settle_point(account, point)
     assert balance(account) == cny("-2.00")
-    assert stuck_reason(cursor) == "fall"
+    assert why_stuck(cursor).reason == "fall"
     # Had the meter kept counting, with no tariff in force: that is what stops it.
     cursor.point.interval_readings.all().delete()
     PointState.objects.filter(point=point).update(energy_total=Decimal("600.000"))
     cursor.account.tariffs.all().delete()
-    assert stuck_reason(cursor) == "no-tariff"
+    assert why_stuck(cursor).reason == "no-tariff"
 
 
 def test_a_point_stuck_at_a_fall_does_not_stop_its_accounts_other_point(caplog):

@@ -119,7 +119,7 @@ def test_two_writers_of_one_point_leave_the_marks_of_both_readings():
 
     run_together([first, second])
     standing = IntervalReading.objects.filter(point=point).values_list("read_at", "energy_total")
-    marks, _falls_expected = _expected([(at, int(total * 1000)) for at, total in standing])
+    marks, _ = _expected([(at, int(total * 1000)) for at, total in standing])
     assert len(marks) == 2  # 11:00 and 12:00
     assert _marks(point.pk) == marks
 

@@ -19,6 +19,7 @@ from pems.billing.settle_many import settle_prefetched
 from pems.billing.settlement import SettlementBlocked, settle_account
 from pems.billing.summaries import prefetch
 from pems.billing.tariffs import UNITS, tariff_at
+from pems.domain.continuity import Fall
 from pems.domain.errors import DomainError
 from pems.inventory.choices import FeeControl
 
@@ -166,17 +167,28 @@ def stuck_cursors(site_ids: Collection[int] | None = None) -> QuerySet[Settlemen
     )
 
 
-def stuck_reason(cursor: SettlementCursor) -> str:
-    """Why settlement stopped at a stuck ``cursor``, as it would find it now: ``fall`` (the
-    meter's total fell and stayed down: an exchange to record), ``waiting`` (it fell under
-    six hours ago: the readings wait for the meter to come back), ``no-tariff`` (none in
-    force then) or ``other`` (the log says: the holiday calendar, say)."""
+@dataclass(frozen=True)
+class Stuck:
+    """Why settlement stopped at a stuck cursor, as it would find it now.
+
+    ``reason``: ``fall`` (the meter's total fell and stayed down: an exchange to
+    record), ``waiting`` (it fell under six hours ago: the readings wait for the
+    meter to come back), ``no-tariff`` (none in force then) or ``other`` (the log
+    says: the holiday calendar, say). ``fall`` is the fall for the first two.
+    """
+
+    reason: str
+    fall: Fall | None = None
+
+
+def why_stuck(cursor: SettlementCursor) -> Stuck:
+    """Why settlement stopped at ``cursor`` (its account and point loaded with it)."""
     fall = fall_after(cursor, UNITS[cursor.point.utility])
     if fall is not None:
-        return "fall" if fall.lasting else "waiting"
+        return Stuck("fall" if fall.lasting else "waiting", fall)
     if tariff_at(cursor.account, cursor.settled_until) is None:
-        return "no-tariff"
-    return "other"
+        return Stuck("no-tariff")
+    return Stuck("other")
 
 
 def settlement_health() -> SettlementHealth:

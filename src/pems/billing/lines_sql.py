@@ -33,7 +33,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from pems.billing import marks_sql
-from pems.billing.marks_sql import on_whole_hours
+from pems.core.by_id import by_id, fits, id_base
 from pems.domain.errors import DomainError
 from pems.domain.pricing import ENERGY_QUANTUM
 from pems.domain.segments import classify
@@ -112,9 +112,8 @@ def points_lines(
     ids = {klass: number for number, klass in enumerate(distinct)}
     scan = _scan(priced) if scan is None else scan
     if marks is None:
-        marks = scan and on_whole_hours(cuts)
-    point_ids = [d.point_id for d in priced]
-    marks = bool(marks and point_ids and max(point_ids) - min(point_ids) < marks_sql.ID_SPAN)
+        marks = scan and marks_sql.on_whole_hours(cuts)
+    marks = bool(marks) and fits([d.point_id for d in priced])
     rows = _query(priced, starts, cuts, classes, [ids[c] for c in classes], bands, scan, marks)
     found: dict[int, list[tuple[Any, ...]]] = {}
     for row in rows:
@@ -293,7 +292,7 @@ def _scan(due: Sequence[Due]) -> bool:
     ids = [d.point_id for d in due]
     now = timezone.now()
     days = sum(max((now - d.after) / timedelta(days=1), 0) for d in due)
-    return days * _READINGS_A_DAY > _table_rows() / 4 and max(ids) - min(ids) < 1_000_000
+    return days * _READINGS_A_DAY > _table_rows() / 4 and fits(ids)
 
 
 def _source(due: Sequence[Due], params: dict[str, object], scan: bool) -> str:
@@ -305,11 +304,8 @@ def _source(due: Sequence[Due], params: dict[str, object], scan: bool) -> str:
             "AS due(point, after) ON point_id = due.point AND read_at > due.after"
         )
     # Each row's point finds its cursor by array index: no join, so the scan runs parallel.
-    base = min(ids)
-    after: list[datetime | None] = [None] * (max(ids) - base + 1)
-    for d in due:
-        after[d.point_id - base] = d.after
-    params["after_by_point"], params["base"] = after, base - 1
+    params["after_by_point"] = by_id({d.point_id: d.after for d in due}, ids)
+    params["base"] = id_base(ids)
     return (
         f"FROM {_TABLE} WHERE read_at > "
         "(%(after_by_point)s::timestamptz[])[point_id - %(base)s::bigint]"

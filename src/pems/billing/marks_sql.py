@@ -19,20 +19,19 @@ without its mark send the point the per-cell way, as in ``lines_sql``.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import cast
 
 from django.db import connection
 
+from pems.core.by_id import by_id, id_base
 from pems.metering.hour_marks import FALLS, MARKS, QUANTA_PER_STORED
 from pems.metering.models import IntervalReading
 
 _TABLE = IntervalReading._meta.db_table
 #: Sorts after every cut: the row of a point's last reading.
 _LAST = 2**31 - 1
-#: Point ids of one walk span at most this many (the cursors are looked up by array index).
-ID_SPAN = 1_000_000
 
 
 def on_whole_hours(cuts: Sequence[datetime]) -> bool:
@@ -56,19 +55,11 @@ def walk_sql(
     afters = cast(list[datetime], params["afters"])
     totals = cast(list[int], params["start_totals"])
     ends = _ends(points, afters, registers)
-    base = min(points) - 1  # a point's cursor is element point - base, from 1
-
-    def by_point(values: Mapping[int, object]) -> list[object]:
-        array: list[object] = [None] * (max(points) - base)
-        for point, value in values.items():
-            array[point - base - 1] = value
-        return array
-
-    params |= {
-        "base": base,
-        "after_by_point": by_point(dict(zip(points, afters, strict=True))),
-        "total_by_point": by_point(dict(zip(points, totals, strict=True))),
-        "last_by_point": by_point({point: at for point, (at, _, _) in ends.items()}),
+    params |= {  # each mark finds its point's cursor and last reading by array index
+        "base": id_base(points),
+        "after_by_point": by_id(dict(zip(points, afters, strict=True)), points),
+        "total_by_point": by_id(dict(zip(points, totals, strict=True)), points),
+        "last_by_point": by_id({point: at for point, (at, _, _) in ends.items()}, points),
         "last_points": list(ends),
         "last_ats": [at for at, _, _ in ends.values()],
         "last_totals": [total for _, total, _ in ends.values()],

@@ -6,10 +6,9 @@ statement makes psycopg re-parse tens of thousands of placeholders; at
 100,000 readings a sweep that dominates the collector. On SQLite (≥ 3.24) this
 runs one single-row statement with ``executemany``; on PostgreSQL one
 statement over ``unnest`` of an array a column. Both from plain tuples, with
-each column's value
-prepared as its field stores it: exact decimals (FixedPointField) as integer
-units — refusing a value with more places than the column — and datetimes
-and dates through the backend's own adapters.
+each column's value prepared as its field stores it: exact decimals
+(FixedPointField) as integer units — refusing a value with more places than
+the column — and datetimes and dates through the backend's own adapters.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from django.utils import timezone
 from pems.access.roles import Capability
 from pems.access.scope import scoped
 from pems.billing.calendar_horizon import CalendarOutlook, calendar_outlook
-from pems.billing.jobs import stuck_cursors, stuck_reason
+from pems.billing.jobs import stuck_cursors, why_stuck
 from pems.console.access import installed_points, sites_where
 from pems.console.display import DisplayState, counted
 from pems.console.grid import GridFilter, build_grid
@@ -38,7 +38,7 @@ class SiteFigures:
 class StuckCharging:
     """Server-side points whose use is not being charged (``billing.jobs.stuck_cursors``):
     how many, and the furthest behind (at most ``STUCK_SHOWN``) with where they stopped and
-    why (``billing.jobs.stuck_reason``)."""
+    why (``billing.jobs.why_stuck``)."""
 
     total: int
     points: list[tuple[MeteringPoint, datetime, str]]
@@ -145,7 +145,7 @@ def stuck_charging(user: Any, sites: list[Site]) -> StuckCharging:
     cursors = stuck_cursors(shown & acting).select_related("account", "point__meter", "point__room")
     shown_cursors = cursors[:STUCK_SHOWN]  # a stuck point is rare: reading why is cheap
     return StuckCharging(
-        cursors.count(), [(c.point, c.settled_until, stuck_reason(c)) for c in shown_cursors]
+        cursors.count(), [(c.point, c.settled_until, why_stuck(c).reason) for c in shown_cursors]
     )
 
 

@@ -11,19 +11,17 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from pems.accounts.models import Account
-from pems.billing.falls import fall_after
-from pems.billing.jobs import stuck
+from pems.billing.jobs import Stuck, stuck, why_stuck
 from pems.billing.models import MeterCreditMirror, PrepaidEvent, SettlementCursor
 from pems.billing.policy import sites_keeping_power
 from pems.billing.recall import Recall, latest_recall
 from pems.billing.relays import open_account_of
-from pems.billing.tariffs import UNITS, tariff_at
+from pems.billing.tariffs import tariff_at
 from pems.console.access import site_of
 from pems.console.chart import UsageChart, daily_usage, usage_chart
 from pems.console.dashboard import local_day_start, site_today
 from pems.console.display import DisplayState, credit_of, display_state, facts_of
 from pems.control.models import Command
-from pems.domain.continuity import Fall
 from pems.inventory.choices import FeeControl
 from pems.inventory.models import MeteringPoint
 from pems.ledger.models import JournalEntry, LedgerAccount, Posting
@@ -50,9 +48,7 @@ class PointDetail:
     recall: Recall | None = None  # the latest recall of a meter-side meter's credit
     mirror: MeterCreditMirror | None = None  # the meter's credit last held against the ledger
     charged_until: datetime | None = None  # a server-side point's settlement cursor
-    charging_stuck: bool = False  # that cursor is far behind the latest reading
-    stuck_fall: Fall | None = None  # stuck where the meter's total fell
-    stuck_without_tariff: bool = False  # stuck for want of a tariff in force
+    stuck: Stuck | None = None  # why, when that cursor is far behind the latest reading
 
 
 def _balances(account: Account | None) -> tuple[Decimal | None, Decimal | None]:
@@ -133,12 +129,9 @@ def _charging(
     read_at = state.read_at if state is not None else None
     if not stuck(cursor.settled_until, read_at):
         return {"charged_until": cursor.settled_until}
-    return {  # why, as settlement would find it (a stuck point is rare: the reads are few)
-        "charged_until": cursor.settled_until,
-        "charging_stuck": True,
-        "stuck_fall": fall_after(cursor, UNITS[point.utility]),
-        "stuck_without_tariff": tariff_at(account, cursor.settled_until) is None,
-    }
+    cursor.account, cursor.point = account, point  # why_stuck reads both
+    # Why, as settlement would find it (a stuck point is rare: the reads are few).
+    return {"charged_until": cursor.settled_until, "stuck": why_stuck(cursor)}
 
 
 #: Entries a person made or a cashier asks about; settlements run every minute and would

@@ -21,12 +21,11 @@ Triggers on ``metering_intervalreading`` (metering migration 0005) keep both
 tables true to the readings after every INSERT, UPDATE and DELETE (``INSERT …
 ON CONFLICT`` too; a TRUNCATE empties them): per statement, each touched
 point's marks and falls between the reading before its first changed reading
-and the one after its last are worked out again from the readings, one
-writer of a point at a time (a transaction-scoped advisory lock per point,
-taken in point order: a second writer waits for the first to commit, then
-sees its readings). The
-collector stores a batch in one statement on PostgreSQL, so the work runs once
-a batch. SQLite keeps none: it settles cell by cell.
+and the one after its last are worked out again from the readings, one writer
+of a point at a time (a transaction-scoped advisory lock per point, taken in
+point order: a second writer waits for the first to commit, then sees its
+readings). The collector stores a batch in one statement on PostgreSQL, so the
+work runs once a batch. SQLite keeps none: it settles cell by cell.
 """
 
 from __future__ import annotations
