@@ -77,6 +77,42 @@ def test_a_first_sale_opens_its_ledger_accounts_and_reports_the_new_balances():
     assert ledger_problems() == []
 
 
+def test_a_sale_through_a_new_channel_opens_that_account_alone_and_posts_every_line():
+    account = open_tenant_account()
+    site = account.tenant.site
+    actions.recharge(account, cny("20.00"), "cash", "cashier", "first")  # wallet, cash clearing
+    sale = actions.recharge(account, cny("30.00"), "alipay", "cashier", "second", reason="till")
+    # On PostgreSQL the one statement posts the lines whose accounts exist and moves nothing;
+    # the new account is then opened, its line posted and every balance moved.
+    posted = dict(
+        Posting.objects.filter(entry=sale.entry).values_list("ledger_account__key", "amount")
+    )
+    assert posted == {
+        f"clearing:{site.pk}:alipay": Decimal("-30.00"),
+        f"wallet:{account.pk}": Decimal("30.00"),
+    }
+    assert sale.balance == cny("50.00") == actions.balance(account)
+    assert chart.clearing(site, "alipay").balance == Decimal("-30.00")
+    (event,) = AuditEvent.objects.filter(object_id=str(sale.entry.pk), action="ledger.recharge")
+    assert (event.object_repr, event.reason) == (str(sale.entry), "till")
+    assert ledger_problems() == []
+
+
+def test_an_entrys_audit_event_names_it_as_record_would():
+    account = open_tenant_account()
+    actions.recharge(account, cny("20.00"), "cash", "cashier", "first")
+    sale = actions.recharge(account, cny("5.00"), "cash", "cashier", "second", reason="at the till")
+    (event,) = AuditEvent.objects.filter(
+        object_type="ledger.journalentry", object_id=str(sale.entry.pk)
+    )
+    assert event.object_repr == str(sale.entry) == f"#{sale.entry.pk} recharge"
+    assert event.actor_label == "cashier"
+    assert event.changes == {
+        f"clearing:{account.tenant.site_id}:cash": "-5.00",
+        f"wallet:{account.pk}": "5.00",
+    }
+
+
 def settlement_of(account, amount: str, key: str):
     return NewEntry(
         site_id=account.tenant.site_id,

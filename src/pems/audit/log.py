@@ -10,7 +10,7 @@ from typing import Any
 from django.db import connection, models
 from django.forms.models import model_to_dict
 
-from pems.audit.models import AuditEvent
+from pems.audit.models import OBJECT_REPR_LENGTH, AuditEvent
 from pems.core import rows
 
 
@@ -43,25 +43,41 @@ def record(
 
     Inside :func:`recorded_together` the event is written on its exit (its id unset).
     """
+    event = unsaved(actor, action, obj, changes, reason)
+    if holding():
+        _held.events.append(event)
+    else:
+        # One plain INSERT: every action writes one, and the ORM's save() costs several times that.
+        rows.insert(event)
+    return event
+
+
+def unsaved(
+    actor: Any,
+    action: str,
+    obj: models.Model,
+    changes: dict[str, Any] | None = None,
+    reason: str = "",
+) -> AuditEvent:
+    """The event :func:`record` would write, not written: for a caller whose own statement
+    inserts it (``ledger.sql.post_entry``, with the object's id once it has one)."""
     user = actor if getattr(actor, "is_authenticated", False) else None
     label = user.get_username() if user is not None else str(actor or "system")
-    event = AuditEvent(
+    return AuditEvent(
         actor=user,
         actor_label=label,
         action=action,
         object_type=obj._meta.label_lower,
         object_id=str(obj.pk),
-        object_repr=str(obj)[:200],
+        object_repr=str(obj)[:OBJECT_REPR_LENGTH],
         changes=changes or {},
         reason=reason,
     )
-    held: list[AuditEvent] | None = getattr(_held, "events", None)
-    if held is not None and _savepoints() == _held.savepoints:
-        held.append(event)
-    else:
-        # One plain INSERT: every action writes one, and the ORM's save() costs several times that.
-        rows.insert(event)
-    return event
+
+
+def holding() -> bool:
+    """Whether :func:`record` would hold an event now rather than write it."""
+    return getattr(_held, "events", None) is not None and _savepoints() == _held.savepoints
 
 
 _held = threading.local()  # per thread, as Django's connections are

@@ -10,6 +10,9 @@ from django.utils.translation import gettext_lazy as _
 
 from pems.core.models import AppendOnlyModel
 
+#: How much of an object's text an event keeps.
+OBJECT_REPR_LENGTH = 200
+
 
 class AuditEvent(AppendOnlyModel):
     """Who did what to which object, when and why, with the fields before and after.
@@ -35,7 +38,7 @@ class AuditEvent(AppendOnlyModel):
     action = models.CharField(_("action"), max_length=64)
     object_type = models.CharField(_("object type"), max_length=100)
     object_id = models.CharField(_("object id"), max_length=64)
-    object_repr = models.CharField(_("object"), max_length=200)
+    object_repr = models.CharField(_("object"), max_length=OBJECT_REPR_LENGTH)
     changes = models.JSONField(_("changes"), default=dict, encoder=DjangoJSONEncoder)
     reason = models.TextField(_("reason"), blank=True)
 

@@ -150,6 +150,23 @@ def insert(
     return instance.pk
 
 
+def insert_statement(
+    instance: models.Model, unless_taken: str | None = None
+) -> tuple[str, list[Any]]:
+    """The INSERT :func:`insert` runs for ``instance`` (``RETURNING`` its id) and its params,
+    for a caller that embeds it in a larger statement (a CTE) and marks the instance saved."""
+    conn = db()
+    sql, fields, _convert = _insert_sql(type(instance), unless_taken, "", "", conn.vendor)
+    return sql, [f.get_db_prep_save(f.pre_save(instance, add=True), conn) for f in fields]
+
+
+def saved(instance: models.Model, pk: int) -> None:
+    """Mark ``instance`` as the stored row ``pk``, as ``save()`` would have."""
+    instance.pk = pk
+    instance._state.adding = False
+    instance._state.db = db().alias
+
+
 @cache
 def _insert_sql(
     model: type[models.Model], unless_taken: str | None, computed: str, expression: str, vendor: str

@@ -12,7 +12,8 @@ UPDATE`` so inserting rows that reference them never waits on the lock.
 
 The ledger rows are locked *last*, after the inserts: a site's clearing and
 fee accounts take part in every sale there, so each sale holds them only
-from that lock to its commit. Refusals that need no lock (a reused key)
+from that lock to its commit. On PostgreSQL the inserts, the audit event and
+the move are one statement (``sql.post_entry``). Refusals that need no lock (a reused key)
 come before the first write; a floor (``InsufficientBalance``) is judged on
 the locked rows, inside a savepoint that undoes the inserts.
 """
@@ -29,7 +30,8 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
-from pems.audit.log import record
+from pems.audit.log import holding, record, unsaved
+from pems.core import rows
 from pems.domain.ledger import Line, check_entry
 from pems.domain.money import Money
 from pems.ledger import chart, sql
@@ -134,7 +136,7 @@ def post_many(entries: Sequence[NewEntry], actor: str) -> list[JournalEntry]:
         return []
     for new in entries:
         check_entry([Line(account.key, amount) for account, amount in new.lines])
-    rows = [
+    made = [
         JournalEntry(
             site_id=new.site_id,
             account_id=new.account_id,
@@ -146,18 +148,18 @@ def post_many(entries: Sequence[NewEntry], actor: str) -> list[JournalEntry]:
         for new in entries
     ]
     ids = _resolve({account.key: account for new in entries for account, _ in new.lines})
-    entry_ids = sql.insert_entries(rows)
-    if len(entry_ids) != len(rows):
-        taken = sorted(r.idempotency_key or "" for r in rows if r.idempotency_key not in entry_ids)
+    entry_ids = sql.insert_entries(made)
+    if len(entry_ids) != len(made):
+        taken = sorted(r.idempotency_key or "" for r in made if r.idempotency_key not in entry_ids)
         raise IdempotencyConflict(f"idempotency keys already used: {', '.join(taken[:5])}")
     postings = []
-    for row, new in zip(rows, entries, strict=True):
-        _saved(row, entry_ids[row.idempotency_key or ""])
+    for row, new in zip(made, entries, strict=True):
+        rows.saved(row, entry_ids[row.idempotency_key or ""])
         postings += [(row.pk, ids[account.key], amount.amount) for account, amount in new.lines]
     deltas = _deltas(line for new in entries for line in new.lines)
     sql.insert_postings_of(postings)
     sql.move_balances(deltas)
-    return rows
+    return made
 
 
 def _post_new(
@@ -167,17 +169,23 @@ def _post_new(
     floors: dict[str, Decimal],
 ) -> Posted | None:
     """Insert the entry, its postings and audit event, then move the balances; None on replay."""
+    later: _Later | None = getattr(_deferred, "later", None)
+    if later is None and connection.vendor == "postgresql":
+        balances = _post_at_once(entry, lines, actor)
+        if balances is None:
+            return None
+        if short := _below_floor(balances, _deltas(lines), floors):
+            raise InsufficientBalance(short)
+        return Posted(entry, created=True, balances=balances)
     entry_id = sql.insert_entry(entry)
     if entry_id is None:
         return None
-    later: _Later | None = getattr(_deferred, "later", None)
     deltas = _deltas(lines)
     now, wait = (deltas, {}) if later is None else later.split(deltas, lines, floors)
     if later is None or not later.every_row:
         _insert_postings([(entry_id, lines)])
     if entry.actor_id is not None or entry.reason:
-        changes = {account.key: str(amount.amount) for account, amount in lines}
-        record(actor, f"ledger.{entry.kind}", entry, changes, entry.reason)
+        record(actor, f"ledger.{entry.kind}", entry, _changes(lines), entry.reason)
     balances = sql.move_balances(now) if now else {}
     # Judged on the locked rows: no other transaction can move them until commit.
     if short := _below_floor(balances, deltas, floors):
@@ -185,6 +193,44 @@ def _post_new(
     if later is not None:  # only now: a refused entry (rolled back) must leave nothing to apply
         later.hold(entry_id, lines, wait)
     return Posted(entry, created=True, balances=balances)
+
+
+def _post_at_once(entry: JournalEntry, lines: Lines, actor: Any) -> dict[str, Decimal] | None:
+    """PostgreSQL, ledger rows not deferred: :func:`_post_new`'s statements as one
+    (``sql.post_entry``); the balances moved, None on a replay.
+
+    Four statements of every sale become one. An account used for the first time
+    has no row for the statement to find: it is opened, its line posted and every
+    balance moved after, as :func:`_post_new` does.
+    """
+    audited = entry.actor_id is not None or bool(entry.reason)
+    event = None
+    if audited and not holding():
+        entry.pk = sql.ENTRY_ID  # its text then names the id the statement will give it
+        try:
+            event = unsaved(actor, f"ledger.{entry.kind}", entry, _changes(lines), entry.reason)
+        finally:
+            entry.pk = None
+    wanted = [(account.key, amount.amount) for account, amount in lines]
+    entry_id, posted, balances = sql.post_entry(entry, wanted, event)
+    if entry_id is None:
+        return None
+    rows.saved(entry, entry_id)
+    if audited and event is None:  # held by recorded_together(), written on its exit
+        record(actor, f"ledger.{entry.kind}", entry, _changes(lines), entry.reason)
+    if len(posted) == len(lines):
+        return balances
+    ids = _resolve({account.key: account for account, _ in lines})
+    done = set(posted)
+    sql.insert_postings_of(
+        [(entry_id, ids[a.key], amount.amount) for a, amount in lines if ids[a.key] not in done]
+    )
+    return sql.move_balances(_deltas(lines))
+
+
+def _changes(lines: Lines) -> dict[str, str]:
+    """What an entry's audit event says it changed: each account's amount."""
+    return {account.key: str(amount.amount) for account, amount in lines}
 
 
 @dataclass
@@ -316,13 +362,6 @@ def _deltas(lines: Iterable[tuple[LedgerAccount, Money]]) -> dict[str, Decimal]:
     for account, amount in lines:
         deltas[account.key] = deltas.get(account.key, Decimal(0)) + amount.amount
     return deltas
-
-
-def _saved(entry: JournalEntry, pk: int) -> None:
-    """Mark ``entry`` as the stored row ``pk``, as ``save()`` would have."""
-    entry.pk = pk
-    entry._state.adding = False
-    entry._state.db = connection.alias
 
 
 def _below_floor(

@@ -14,9 +14,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from functools import cache
+from typing import Any
 
 from django.db import connection
 
+from pems.audit.models import OBJECT_REPR_LENGTH, AuditEvent
 from pems.core import rows
 from pems.core.rows import quote
 from pems.ledger.models import JournalEntry, LedgerAccount, Posting
@@ -162,3 +164,103 @@ def insert_postings_of(lines: Sequence[tuple[int, int, Decimal]]) -> None:
     sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {rows}"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+#: Stands for the new entry's id in an audit event's text until the statement knows it.
+ENTRY_ID = "{entry id}"
+
+
+def post_entry(
+    entry: JournalEntry, lines: Sequence[tuple[str, Decimal]], event: AuditEvent | None
+) -> tuple[int | None, list[int], dict[str, Decimal]]:
+    """PostgreSQL: a new entry, its postings, its audit event and its balances in one statement.
+
+    ``lines`` are (ledger-account key, amount); ``event`` (if any) is about the
+    entry, with :data:`ENTRY_ID` in its ``object_repr`` for the id. Returns the
+    entry's id (None when the key was taken: nothing was written), the ledger
+    accounts posted to (by id) and the balances moved, key → new balance. The
+    balances move only if every line found its ledger account; otherwise the
+    caller opens the missing ones, posts their lines and moves the balances
+    itself (:func:`insert_postings_of`, :func:`move_balances`), as before.
+
+    Each part as the statements it replaces: ``ON CONFLICT DO NOTHING`` on the
+    key, postings joined to their accounts by key, then the rows locked in key
+    order (``FOR NO KEY UPDATE``) and moved by ``balance + delta``.
+    """
+    conn = rows.db()
+    deltas: dict[str, Decimal] = {}
+    for key, amount in lines:
+        deltas[key] = deltas.get(key, Decimal(0)) + amount
+    keys = sorted(deltas)
+    entry_sql, params = rows.insert_statement(entry, unless_taken="idempotency_key")
+    for key, amount in lines:
+        params += [key, _AMOUNT.get_db_prep_save(amount, conn)]
+    if event is not None:
+        params += [f.get_db_prep_save(f.pre_save(event, add=True), conn) for f in _event_fields()]
+        params += [event.object_repr, ENTRY_ID]
+    params += [*keys, len(lines)]
+    for key in keys:
+        params += [key, _BALANCE.get_db_prep_save(deltas[key], conn)]
+    sql = _post_entry_sql(entry_sql, len(lines), len(keys), event is not None)
+    with conn.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    entry_id, posted = found[0][0], found[0][1] or []
+    balances = {key: _BALANCE.from_db_value(value, None, conn) for _, _, key, value in found if key}
+    return (None if entry_id is None else int(entry_id)), [int(i) for i in posted], balances
+
+
+def _event_fields() -> list[Any]:
+    """The audit event's columns the statement takes as parameters (not the entry's id)."""
+    return [
+        f
+        for f in AuditEvent._meta.concrete_fields
+        if not f.primary_key and f.name not in ("object_id", "object_repr")
+    ]
+
+
+@cache
+def _post_entry_sql(entry_sql: str, lines: int, keys: int, with_event: bool) -> str:
+    accounts, key, pk = quote(_ACCOUNTS.db_table), quote(_KEY.column), quote(_ACCOUNTS.pk.column)
+    balance = quote(_BALANCE.column)
+    posting = Posting._meta
+    entry_col, account_col, amount_col = (
+        quote(posting.get_field(name).column) for name in ("entry", "ledger_account", "amount")
+    )
+    entry_pk = f"new_entry.{quote(JournalEntry._meta.pk.column)}"
+    amount_type = _AMOUNT.db_type(connection)
+    values = ", ".join([f"(%s, %s::{amount_type})"] * lines)
+    parts = [
+        f"new_entry AS ({entry_sql})",
+        f"line (key, amount) AS (VALUES {values})",
+        f"posted AS (INSERT INTO {quote(posting.db_table)} ({entry_col}, {account_col},"  # noqa: S608
+        f" {amount_col}) SELECT {entry_pk}, account.{pk}, line.amount FROM new_entry"
+        f" CROSS JOIN line JOIN {accounts} AS account ON account.{key} = line.key"
+        f" RETURNING {account_col})",
+    ]
+    if with_event:
+        event = AuditEvent._meta
+        fields = _event_fields()
+        names = [quote(f.column) for f in fields]
+        names += [quote(event.get_field(n).column) for n in ("object_id", "object_repr")]
+        entry_id = f"{entry_pk}::text"
+        parts.append(
+            f"audit AS (INSERT INTO {quote(event.db_table)} ({', '.join(names)})"  # noqa: S608
+            # Typed: in a SELECT list, unlike VALUES, a parameter does not take its column's type.
+            f" SELECT {', '.join(f'CAST(%s AS {f.db_type(connection)})' for f in fields)},"
+            f" {entry_id},"
+            f" left(replace(%s, %s, {entry_id}), {OBJECT_REPR_LENGTH}) FROM new_entry)"
+        )
+    cases = " ".join(["WHEN %s THEN %s"] * keys)
+    parts += [
+        f"locked AS MATERIALIZED (SELECT {pk} FROM {accounts} WHERE {key} IN ({_marks(keys)})"  # noqa: S608
+        f" AND (SELECT count(*) FROM posted) = %s ORDER BY {key} FOR NO KEY UPDATE)",
+        f"moved AS (UPDATE {accounts} SET {balance} = {balance} + CASE {key} {cases} END"  # noqa: S608
+        f" FROM locked WHERE {accounts}.{pk} = locked.{pk}"
+        f" RETURNING {accounts}.{key}, {accounts}.{balance})",
+    ]
+    return (
+        f"WITH {', '.join(parts)} SELECT (SELECT {entry_pk} FROM new_entry),"  # noqa: S608
+        f" (SELECT array_agg({account_col}) FROM posted), moved.{key}, moved.{balance}"
+        " FROM (VALUES (1)) AS one LEFT JOIN moved ON true"
+    )
