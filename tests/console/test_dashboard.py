@@ -41,6 +41,24 @@ def test_the_dashboard_counts_states_sales_and_energy(login, plaza):
     assert board.newest_age < 60
 
 
+def test_energy_today_leaves_out_a_point_whose_total_fell_below_its_days_first_reading(
+    login, plaza
+):
+    today = site_today(plaza.site)
+    at = timezone.now()
+    DailyFreeze.objects.create(
+        point=plaza.opened, day=today, energy_total=Decimal("987.500"), read_at=at
+    )
+    # A102's latest total (1,000 kWh) is below its first reading today: a misread now, or a
+    # new meter. Counting it would take 200 kWh off the site's day.
+    DailyFreeze.objects.create(
+        point=plaza.arrears, day=today, energy_total=Decimal("1200.000"), read_at=at
+    )
+    board = login("cashier").get(reverse("console:dashboard")).context["dashboard"]
+    (north,) = board.sites
+    assert north.energy_today == Decimal("12.500")
+
+
 def test_the_dashboard_site_picker_narrows_to_one_site(login, plaza):
     client = login("manager", all_sites=True)
     both = client.get(reverse("console:dashboard")).context["dashboard"]

@@ -105,6 +105,13 @@ class _Known:
     online: bool
 
 
+def _fell(before: Snapshot | None, reading: Reading) -> bool:
+    """Whether the reading's total is below the point's reading before it (a misread of
+    zeros, a register wrap, a new meter). Such a reading is not the day's freeze, the first
+    good reading of the day: the next one is, so that a day's usage never starts from it."""
+    return before is not None and reading.state.energy.total < before.energy_total
+
+
 class Store:
     """Writes batches; lives in (and is only called from) the writer thread."""
 
@@ -165,13 +172,14 @@ class Store:
         states: dict[int, tuple[object, ...]] = {}
         intervals, days, events = [], [], []
         for reading in readings:
+            before = self._known[reading.point_id].snapshot
             events += self._events(reading)
             states[reading.point_id] = _state_row(reading)
             start = interval_start(reading.read_at, self.interval)
             if self._interval_done.get(reading.point_id) != start:
                 self._interval_done[reading.point_id] = start
                 intervals.append((*_registers(reading), start))
-            if self._day_done.get(reading.point_id) != reading.day:
+            if self._day_done.get(reading.point_id) != reading.day and not _fell(before, reading):
                 self._day_done[reading.point_id] = reading.day
                 days.append((*_registers(reading), reading.day))
         upsert(PointState, STATE_COLUMNS, list(states.values()), ["point"], STATE_FIELDS)

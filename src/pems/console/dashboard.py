@@ -102,12 +102,16 @@ def _site_figures(site: Site, user: Any) -> SiteFigures:
         entry__created_at__gte=since,
         ledger_account__kind=LedgerAccount.Kind.CLEARING,
     ).aggregate(count=Count("entry", distinct=True), amount=Sum("amount"))
-    # Today's energy: the latest total minus the first reading of the local day, per point.
+    # Today's energy: the latest total minus the first good reading of the local day, per
+    # point. A point whose total has fallen below it since (a misread now, a new meter) counts
+    # nothing until it comes back, as the room page's chart draws no bar across a fall.
     used = ExpressionWrapper(
         F("point__state__energy_total") - F("energy_total"), output_field=energy_field("used")
     )
     energy = scoped(DailyFreeze.objects.all(), user).filter(
-        day=today, point__meter__gateway__site=site, point__state__energy_total__isnull=False
+        day=today,
+        point__meter__gateway__site=site,
+        point__state__energy_total__gte=F("energy_total"),
     )
     total = energy.aggregate(total=Sum(used))["total"]
     return SiteFigures(
