@@ -145,6 +145,24 @@ def test_post_many_posts_each_entry_and_moves_each_balance_once():
     assert ledger_problems() == []
 
 
+def test_post_many_on_known_accounts_is_one_statement_on_postgresql():
+    site = SiteFactory()
+    first, second = open_tenant_account(site), open_tenant_account(site)
+    post_many([settlement_of(first, "1.00", "a"), settlement_of(second, "1.00", "b")], "job")
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        entries = post_many(
+            [settlement_of(first, "0.50", "c"), settlement_of(second, "2.25", "d")], "job"
+        )
+    # Inside the caller's transaction no savepoint: a refusal abandons the caller's anyway.
+    expected = 1 if connection.vendor == "postgresql" else 4  # keys, entries, postings, move
+    assert len(queries.captured_queries) == expected, [q["sql"] for q in queries]
+    assert [JournalEntry.objects.get(pk=e.pk).idempotency_key for e in entries] == ["c", "d"]
+    assert (actions.balance(first), actions.balance(second)) == (cny("-1.50"), cny("-3.25"))
+    assert chart.revenue(site, "electricity").balance == Decimal("4.75")
+    assert Posting.objects.filter(entry__in=entries).count() == 4
+    assert ledger_problems() == []
+
+
 def test_post_many_refuses_the_lot_when_a_key_was_used():
     account = open_tenant_account()
     post_many([settlement_of(account, "1.00", "used")], actor="settlement")

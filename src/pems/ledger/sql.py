@@ -264,3 +264,82 @@ def _post_entry_sql(entry_sql: str, lines: int, keys: int, with_event: bool) -> 
         f" (SELECT array_agg({account_col}) FROM posted), moved.{key}, moved.{balance}"
         " FROM (VALUES (1)) AS one LEFT JOIN moved ON true"
     )
+
+
+def post_entries(
+    entries: Sequence[JournalEntry], lines: Sequence[tuple[str, str, Decimal]]
+) -> tuple[dict[str, int], int, int]:
+    """PostgreSQL: several keyed entries, their postings and balances in one statement.
+
+    ``lines`` are (entry's idempotency key, ledger-account key, amount). Returns
+    the id of each entry inserted by its key (one whose key was taken is
+    skipped, as in :func:`insert_entries`), how many of the lines' ledger
+    accounts do not exist yet, and how many ledger rows moved.
+
+    - An account missing: nothing is written; the caller opens them first.
+    - A key taken: the other entries and their postings are written but no row
+      moves; the caller must abandon its transaction.
+    - Otherwise every row moves, locked in key order as in :func:`move_balances`.
+
+    One array a column (``unnest``): the statement's text is the same for any
+    number of entries, so it is prepared once.
+    """
+    conn = rows.db()
+    fields = _entry_fields()
+    params: list[Any] = [
+        [entry_key for entry_key, _, _ in lines],
+        [key for _, key, _ in lines],
+        [_AMOUNT.get_db_prep_save(amount, conn) for _, _, amount in lines],
+    ]
+    params += [
+        [f.get_db_prep_save(f.pre_save(entry, add=True), conn) for entry in entries] for f in fields
+    ]
+    params.append(len(lines))
+    with conn.cursor() as cursor:
+        cursor.execute(_post_entries_sql(), params)
+        ids, keys, missing, moved = cursor.fetchone()
+    return dict(zip(keys or [], map(int, ids or []), strict=True)), int(missing), int(moved)
+
+
+def _entry_fields() -> list[Any]:
+    return [f for f in JournalEntry._meta.concrete_fields if not f.primary_key]
+
+
+@cache
+def _post_entries_sql() -> str:
+    meta, posting = JournalEntry._meta, Posting._meta
+    accounts, key, pk = quote(_ACCOUNTS.db_table), quote(_KEY.column), quote(_ACCOUNTS.pk.column)
+    balance = quote(_BALANCE.column)
+    entry_pk, entry_key = quote(meta.pk.column), quote(meta.get_field("idempotency_key").column)
+    entry_col, account_col, amount_col = (
+        quote(posting.get_field(name).column) for name in ("entry", "ledger_account", "amount")
+    )
+    fields = _entry_fields()
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    amount_type = _AMOUNT.db_type(connection)
+    parts = [
+        f"line AS (SELECT * FROM unnest(%s::text[], %s::text[], %s::{amount_type}[])"  # noqa: S608
+        " AS line (entry_key, key, amount))",
+        f"missing AS (SELECT count(*) AS keys FROM line LEFT JOIN {accounts} AS account"  # noqa: S608
+        f" ON account.{key} = line.key WHERE account.{pk} IS NULL)",
+        f"new_entry AS (INSERT INTO {quote(meta.db_table)}"  # noqa: S608
+        f" ({', '.join(quote(f.column) for f in fields)}) SELECT * FROM unnest({arrays})"
+        " WHERE (SELECT keys FROM missing) = 0"
+        f" ON CONFLICT ({entry_key}) DO NOTHING RETURNING {entry_pk}, {entry_key})",
+        f"posted AS (INSERT INTO {quote(posting.db_table)} ({entry_col}, {account_col},"  # noqa: S608
+        f" {amount_col}) SELECT new_entry.{entry_pk}, account.{pk}, line.amount FROM line"
+        f" JOIN new_entry ON new_entry.{entry_key} = line.entry_key"
+        f" JOIN {accounts} AS account ON account.{key} = line.key RETURNING 1)",
+        f"delta AS (SELECT key, sum(amount)::{amount_type} AS amount FROM line GROUP BY key)",  # noqa: S608
+        f"locked AS MATERIALIZED (SELECT {pk} FROM {accounts}"  # noqa: S608
+        f" WHERE {key} IN (SELECT key FROM delta) AND (SELECT count(*) FROM posted) = %s"
+        f" ORDER BY {key} FOR NO KEY UPDATE)",
+        f"moved AS (UPDATE {accounts} SET {balance} = {balance} + delta.amount"  # noqa: S608
+        f" FROM locked, delta WHERE {accounts}.{pk} = locked.{pk}"
+        f" AND {accounts}.{key} = delta.key RETURNING 1)",
+    ]
+    return (
+        f"WITH {', '.join(parts)} SELECT (SELECT array_agg({entry_pk} ORDER BY {entry_pk})"  # noqa: S608
+        f" FROM new_entry), (SELECT array_agg({entry_key} ORDER BY {entry_pk}) FROM new_entry),"
+        " (SELECT keys FROM missing), (SELECT count(*) FROM moved)"
+    )
