@@ -90,3 +90,24 @@ def test_recorded_together_needs_the_actions_transaction():
         pass
     record("cashier", "test.alone", account, {}, "")  # outside, an event is written at once
     assert AuditEvent.objects.filter(action="test.alone").exists()
+
+
+def test_an_entrys_event_held_inside_is_written_on_exit_naming_the_entry():
+    """On PostgreSQL a posting writes its own event in its statement, unless held: then it
+    joins the others, named by the id the statement gave the entry."""
+    account = open_tenant_account()
+    actions.recharge(account, cny("5.00"), "cash", "cashier", "opens the accounts")
+    with transaction.atomic(), recorded_together():
+        posted = post(
+            site_id=account.tenant.site_id,
+            kind=JournalEntry.Kind.RECHARGE,
+            lines=[(chart.clearing_ref(account.tenant.site, "cash"), cny("-3.00")),
+                   (chart.wallet_ref(account), cny("3.00"))],
+            actor="cashier",
+            reason="held",
+            idempotency_key="held-entry",
+        )  # fmt: skip
+        assert not AuditEvent.objects.filter(reason="held").exists()
+    (event,) = AuditEvent.objects.filter(reason="held")
+    assert (event.object_id, event.object_repr) == (str(posted.entry.pk), str(posted.entry))
+    assert posted.balances[f"wallet:{account.pk}"] == Decimal("8.00")
