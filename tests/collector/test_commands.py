@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from pems.control import actions
 from pems.control.models import Command, CommandKind, CommandStatus
@@ -154,6 +155,8 @@ def test_a_push_whose_count_the_meter_already_has_fails_for_good(
     assert command.status == CommandStatus.FAILED
     assert command.failure_kind == "terminal"
     assert "duplicate" in command.failure_reason
+    with translation.override("zh-hans"):  # the room page reads it in the reader's language
+        assert command.failure_text.startswith("电表拒绝购电：重复购电，电表购电次数")
     assert after.purchase_count == before.purchase_count + 1
     assert after.credit == before.credit + Decimal("5.00")
 

@@ -519,6 +519,31 @@ def test_a_failed_recall_shows_its_reason_and_may_be_asked_again(login, plaza):
     assert 'id="action-recall-credit"' in html
 
 
+def test_a_failure_whose_words_were_kept_reads_in_the_readers_language(login, plaza):
+    from pems.billing import recall
+    from pems.devices.errors import NO_REPLY, ResponseTimeout
+    from pems.domain.messages import Message, stored
+
+    account = meter_side_holding(plaza)
+    clear = recall.recall_meter_credit(account, plaza.meter_side, "setup", "moving out")
+    timeout = ResponseTimeout(Message.of(NO_REPLY, seconds="1.0"), address="240000000005")
+    # As the collector's ``defer`` keeps it while it waits to try again.
+    Command.objects.filter(pk=clear.pk).update(
+        failure_reason=str(timeout), failure_words=stored(timeout.message)
+    )
+    client = login("manager")
+    room = reverse("console:point", args=[plaza.meter_side.pk])
+    english = client.get(room).content.decode()
+    assert "(no reply within 1.0 s (meter 240000000005))" in english
+    client.cookies["django_language"] = "zh-hans"
+    chinese = client.get(room).content.decode()
+    assert "(1.0 秒内无应答（电表 240000000005）)" in chinese
+    live = client.get(reverse("console:point-live", args=[plaza.meter_side.pk])).json()
+    assert {c["id"]: c["failure"] for c in live["commands"]}[clear.pk] == (
+        "1.0 秒内无应答（电表 240000000005）"
+    )
+
+
 def test_take_over_credit_found_on_a_meter_from_the_room_page(login, plaza):
     """PEMS sent 49.00 (a 50.00 sale less the 2 % fee); the meter reports 80.00: 31.00 is
     credit the previous system loaded. A manager takes it over once, never more than that."""

@@ -32,6 +32,7 @@ from pems.billing import credit, recall
 from pems.collector.plan import Target
 from pems.control.models import (
     CREDIT_BEFORE_CLEAR,
+    FAILURE_REASON_LENGTH,
     Command,
     CommandKind,
     CommandStatus,
@@ -45,6 +46,7 @@ from pems.devices.errors import (
 )
 from pems.devices.records import ForcedMode, MeterDriver, MeterState, Prices
 from pems.devices.security import KeyConfigError, MasterKey, purchase_mac
+from pems.domain.messages import Message, gettext_noop, stored
 
 RELAY_KINDS = frozenset(
     {
@@ -60,6 +62,18 @@ READ_BACK_KINDS = RELAY_KINDS | {CommandKind.PUSH_CREDIT, CommandKind.CLEAR_CRED
 #: How long a cleared meter's credit waits when billing refused to take it back.
 RETURN_RETRY_SECONDS = 60.0
 _OPEN = [CommandStatus.PENDING, CommandStatus.SENT]
+
+#: Why a command failed or waits: words to translate where a person reads them, or text.
+Reason = str | Message
+
+_GAVE_UP = gettext_noop("gave up after %(attempts)s attempts")
+_COUNT_NOT_ALLOWED = gettext_noop("meter purchase count %(meter)s does not allow count %(count)s")
+_PUSH_NOT_RETURNED = gettext_noop("failed, credit not yet returned: %(error)s")
+_CLEAR_NOT_RETURNED = gettext_noop("credit cleared, not yet returned: %(error)s")
+_RELAY_NOT_OPEN = gettext_noop(
+    "relay not open: the meter could still spend; trip it before clearing"
+)
+_NO_CREDIT_READ = gettext_noop("the meter reports no remaining credit")
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +155,9 @@ def mark_sent(pk: int) -> bool:
         )
 
 
-def finish(pk: int, status: str, answer: dict[str, str], kind: str = "", reason: str = "") -> None:
+def finish(
+    pk: int, status: str, answer: dict[str, str], kind: str = "", reason: Reason = ""
+) -> None:
     """Confirm or fail an open command (a finished one is never touched again).
 
     A credit push that fails gives its credit back to the wallet in the same
@@ -162,7 +178,7 @@ def finish(pk: int, status: str, answer: dict[str, str], kind: str = "", reason:
                 _fail_push(command, answer, kind, reason)
         except (*recall.RETURN_REFUSALS, ValueError) as exc:  # stays open: tried again later
             log.error("credit push %s failed but its credit was not returned: %s", pk, exc)
-            defer(pk, RETURN_RETRY_SECONDS, f"failed, credit not yet returned: {exc}")
+            defer(pk, RETURN_RETRY_SECONDS, Message.of(_PUSH_NOT_RETURNED, error=str(exc)))
         return
     if command is None or command.kind != CommandKind.CLEAR_CREDIT:
         _close(pk, status, answer, kind, reason)
@@ -177,11 +193,11 @@ def finish(pk: int, status: str, answer: dict[str, str], kind: str = "", reason:
             _finish_clear(command, status, answer, kind, reason)
     except recall.RETURN_REFUSALS as exc:
         log.warning("credit cleared by command %s but not returned: %s", pk, exc)
-        defer(pk, RETURN_RETRY_SECONDS, f"credit cleared, not yet returned: {exc}")
+        defer(pk, RETURN_RETRY_SECONDS, Message.of(_CLEAR_NOT_RETURNED, error=str(exc)))
 
 
 def _finish_clear(
-    command: Command, status: str, answer: dict[str, str], kind: str, reason: str
+    command: Command, status: str, answer: dict[str, str], kind: str, reason: Reason
 ) -> None:
     # The account row first, as every money action; then the command row, still open.
     locked = recall.lock_recalling(command) if status == CommandStatus.CONFIRMED else None
@@ -194,7 +210,7 @@ def _finish_clear(
     _close(command.pk, status, answer, kind, reason)
 
 
-def _fail_push(push: Command, answer: dict[str, str], kind: str, reason: str) -> None:
+def _fail_push(push: Command, answer: dict[str, str], kind: str, reason: Reason) -> None:
     """Fail a credit push and give its credit back to the wallet, in one transaction."""
     account_id = credit.paying_account_id(push)
     # The account row first, as every money action; then the command row, still open.
@@ -205,19 +221,25 @@ def _fail_push(push: Command, answer: dict[str, str], kind: str, reason: str) ->
     if locked is None:  # not a sale's or an exchange's: nothing of a tenant's to give back
         log.error("credit push %s failed; no sale or exchange names its account", push.pk)
         return
-    credit.return_failed_push(locked, push, "collector", reason)
+    credit.return_failed_push(locked, push, "collector", str(reason))
 
 
-def _close(pk: int, status: str, answer: dict[str, str], kind: str, reason: str) -> bool:
+def _close(pk: int, status: str, answer: dict[str, str], kind: str, reason: Reason) -> bool:
     return bool(
         Command.objects.filter(pk=pk, status__in=_OPEN).update(
             status=status,
             answer=answer,
             failure_kind=kind,
-            failure_reason=reason[:200],
+            **_failure(reason),
             completed_at=timezone.now(),
         )
     )
+
+
+def _failure(reason: Reason) -> dict[str, Any]:
+    """The reason's columns: its English text, and its words to translate where it is read."""
+    words = stored(reason) if isinstance(reason, Message) else {}
+    return {"failure_reason": str(reason)[:FAILURE_REASON_LENGTH], "failure_words": words}
 
 
 def hold_credit_before_clear(pk: int, held: Decimal) -> None:
@@ -234,13 +256,13 @@ def hold_credit_before_clear(pk: int, held: Decimal) -> None:
         Command.objects.filter(pk=pk).update(answer=answer)
 
 
-def defer(pk: int, seconds: float, reason: str) -> None:
+def defer(pk: int, seconds: float, reason: Reason) -> None:
     """Try (or reconcile) again later; the status stays as it is (a finished one is left alone)."""
     close_old_connections()
     Command.objects.filter(pk=pk, status__in=[CommandStatus.PENDING, CommandStatus.SENT]).update(
         not_before=timezone.now() + timedelta(seconds=seconds),
         failure_kind=FailureKind.RETRYABLE,
-        failure_reason=reason[:200],
+        **_failure(reason),
     )
 
 
@@ -269,8 +291,10 @@ class CommandRunner:
                 if await self._settle(task, verdict, state, "reconciled by read-back"):
                     return state
             if task.attempts >= self._max_attempts:
-                await self._db(finish, task.pk, CommandStatus.FAILED, {}, FailureKind.RETRYABLE,
-                               f"gave up after {task.attempts} attempts")  # fmt: skip
+                gave_up = Message.of(_GAVE_UP, attempts=task.attempts)
+                await self._db(
+                    finish, task.pk, CommandStatus.FAILED, {}, FailureKind.RETRYABLE, gave_up
+                )
                 return state
             if not await self._db(mark_sent, task.pk):
                 return state  # cancelled since it was fetched: nothing goes out
@@ -280,7 +304,7 @@ class CommandRunner:
             verdict, state = await _check(task, driver, acked=acked)
             await self._settle(task, verdict, state, "confirmed by read-back")
         except RetryableDeviceError as exc:
-            await self._db(defer, task.pk, self._retry_seconds * (task.attempts + 1), str(exc))
+            await self._db(defer, task.pk, self._retry_seconds * (task.attempts + 1), exc.message)
         return state
 
     async def _send(self, task: CommandTask, target: Target, driver: MeterDriver) -> bool | None:
@@ -305,13 +329,12 @@ class CommandRunner:
                 await self._db(finish, task.pk, CommandStatus.CONFIRMED, answer)
             else:
                 await self._db(
-                    finish, task.pk, CommandStatus.FAILED, answer, FailureKind.TERMINAL, str(exc)
+                    finish, task.pk, CommandStatus.FAILED, answer, FailureKind.TERMINAL, exc.message
                 )
             return None
         except (TerminalDeviceError, KeyConfigError, ValueError) as exc:
-            await self._db(
-                finish, task.pk, CommandStatus.FAILED, {}, FailureKind.TERMINAL, str(exc)
-            )
+            why = exc.message if isinstance(exc, TerminalDeviceError) else str(exc)
+            await self._db(finish, task.pk, CommandStatus.FAILED, {}, FailureKind.TERMINAL, why)
             return None
         except RetryableDeviceError:
             return False  # the outcome is unknown: read back before anything else
@@ -326,9 +349,10 @@ class CommandRunner:
             await self._db(finish, task.pk, CommandStatus.CONFIRMED, answer)
             return True
         if verdict is Verdict.IMPOSSIBLE:
-            reason = (
-                f"meter purchase count {answer.get('purchase_count')} "
-                f"does not allow count {task.purchase_count}"
+            reason = Message.of(
+                _COUNT_NOT_ALLOWED,
+                meter=str(answer.get("purchase_count")),
+                count=str(task.purchase_count),
             )
             await self._db(
                 finish, task.pk, CommandStatus.FAILED, answer, FailureKind.TERMINAL, reason
@@ -341,12 +365,9 @@ class CommandRunner:
         state = await driver.read_state()
         where = target.driver_address
         if state.relay_closed is not False:
-            raise TerminalDeviceError(
-                "relay not open: the meter could still spend; trip it before clearing",
-                address=where,
-            )
+            raise TerminalDeviceError(Message(_RELAY_NOT_OPEN), address=where)
         if state.remaining_credit is None:
-            raise TerminalDeviceError("the meter reports no remaining credit", address=where)
+            raise TerminalDeviceError(Message(_NO_CREDIT_READ), address=where)
         await self._db(hold_credit_before_clear, task.pk, state.remaining_credit)
 
     def _mac(self, target: Target, amount_minor: int, count: int) -> bytes:

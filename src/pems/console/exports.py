@@ -155,7 +155,7 @@ def commands_table(commands: Iterable[Command]) -> Table:
             c.purchase_count,
             c.requested_by,
             c.completed_at,
-            c.failure_reason,
+            c.failure_text,
         ]
         for c in commands
     )

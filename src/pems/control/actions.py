@@ -23,6 +23,7 @@ from pems.audit.log import record
 from pems.control.models import Command, CommandKind, CommandStatus, payload_errors
 from pems.core import rows
 from pems.core.rows import col, table
+from pems.domain.messages import Message, gettext_noop, stored
 from pems.inventory.models import MeteringPoint
 
 
@@ -233,13 +234,17 @@ def _audit_payload(command: Command) -> dict[str, Any]:
     return extra
 
 
+CANCELLED = Message(gettext_noop("cancelled"))
+
+
 @transaction.atomic
 def cancel(command: Command, *, actor: Any = None, reason: str = "") -> bool:
     """Fail a still-pending command before it is sent; False if it was already sent or done."""
     updated = Command.objects.filter(pk=command.pk, status=CommandStatus.PENDING).update(
         status=CommandStatus.FAILED,
         failure_kind="terminal",
-        failure_reason="cancelled",
+        failure_reason=str(CANCELLED),
+        failure_words=stored(CANCELLED),
         completed_at=timezone.now(),
     )
     if updated:

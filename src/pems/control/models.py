@@ -18,9 +18,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
+from pems.domain.messages import restored
 from pems.inventory.models import Meter, MeteringPoint
 
 
@@ -80,6 +81,10 @@ PAYLOAD_LABELS = {
 }
 
 
+#: How much of a failure's English text a command keeps.
+FAILURE_REASON_LENGTH = 200
+
+
 class Command(models.Model):
     """One command to one metering point, executed by the collector exactly once."""
 
@@ -111,7 +116,12 @@ class Command(models.Model):
     failure_kind = models.CharField(
         _("failure kind"), max_length=12, choices=FailureKind, default=FailureKind.NONE, blank=True
     )
-    failure_reason = models.CharField(_("failure reason"), max_length=200, blank=True)
+    failure_reason = models.CharField(
+        _("failure reason"), max_length=FAILURE_REASON_LENGTH, blank=True
+    )
+    #: The reason as words to translate where a person reads it (``domain.messages.stored``);
+    #: empty when it was recorded as text only.
+    failure_words = models.JSONField(_("failure reason, to translate"), default=dict, blank=True)
     requested_by = models.CharField(_("requested by"), max_length=150, blank=True)
     #: Queued by the prepaid policy, not asked for by a person: a person's trip
     #: holds until a person closes, keeps power or resumes prepaid control.
@@ -153,6 +163,16 @@ class Command(models.Model):
     def payload_items(self) -> list[tuple[Any, Any]]:
         """The payload as (label a person reads, value) pairs, in its order."""
         return [(PAYLOAD_LABELS.get(key, key), value) for key, value in self.payload.items()]
+
+    @property
+    def failure_text(self) -> str:
+        """Why it failed (or waits), in the reader's language when its words were kept."""
+        if self.failure_words:
+            try:
+                return restored(self.failure_words).text(gettext)
+            except (ValueError, TypeError, KeyError):  # words a newer PEMS kept: as recorded
+                pass
+        return self.failure_reason
 
     @property
     def is_open(self) -> bool:

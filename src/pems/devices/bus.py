@@ -28,24 +28,38 @@ from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOEx
 from pymodbus.framer import FramerType
 
 from pems.devices.errors import (
+    CANNOT_CONNECT,
+    CONNECTION_LOST,
+    GATEWAY_UNREACHABLE,
     BadFrame,
     ExceptionResponse,
     GatewayUnavailable,
     ResponseTimeout,
 )
+from pems.domain.messages import Message, gettext_noop
 
 NEVER_DISCONNECT = 2**31
 """Unanswered-request budget given to pymodbus: effectively never drop the link."""
 
 MODBUS_EXCEPTIONS = {
-    1: "illegal function",
-    2: "illegal data address",
-    3: "illegal data value",
-    4: "device failure",
-    5: "acknowledge",
-    6: "device busy",
-    10: "gateway path unavailable",
-    11: "gateway target failed to respond",
+    1: gettext_noop("illegal function"),
+    2: gettext_noop("illegal data address"),
+    3: gettext_noop("illegal data value"),
+    4: gettext_noop("device failure"),
+    5: gettext_noop("acknowledge"),
+    6: gettext_noop("device busy"),
+    10: gettext_noop("gateway path unavailable"),
+    11: gettext_noop("gateway target failed to respond"),
+}
+
+#: What a person reads when a read or a write of registers fails, by the request.
+_NO_REPLY = {
+    "read": gettext_noop("no read reply within %(seconds)s s"),
+    "write": gettext_noop("no write reply within %(seconds)s s"),
+}
+_REFUSED = {
+    "read": gettext_noop("Modbus exception %(code)s (%(name)s) to read"),
+    "write": gettext_noop("Modbus exception %(code)s (%(name)s) to write"),
 }
 
 
@@ -144,13 +158,15 @@ class ModbusBus:
                     response = await call()
             except (ModbusIOException, TimeoutError) as exc:
                 raise ResponseTimeout(
-                    f"no {what} reply within {self.config.timeout} s",
+                    Message.of(_NO_REPLY[what], seconds=str(self.config.timeout)),
                     endpoint=self.endpoint,
                     address=unit,
                 ) from exc
             except ConnectionException as exc:
                 raise GatewayUnavailable(
-                    f"connection lost: {exc}", endpoint=self.endpoint, address=unit
+                    Message.of(CONNECTION_LOST, error=str(exc)),
+                    endpoint=self.endpoint,
+                    address=unit,
                 ) from exc
             except ModbusException as exc:
                 raise BadFrame(
@@ -165,8 +181,9 @@ class ModbusBus:
             )
         if response.isError():
             code = int(getattr(response, "exception_code", 0))
+            name = Message(MODBUS_EXCEPTIONS.get(code, gettext_noop("unknown")))
             raise ExceptionResponse(
-                f"Modbus exception {code} ({MODBUS_EXCEPTIONS.get(code, 'unknown')}) to {what}",
+                Message.of(_REFUSED[what], code=code, name=name),
                 code=code,
                 endpoint=self.endpoint,
                 address=unit,
@@ -179,9 +196,7 @@ class ModbusBus:
         now = time.monotonic()
         if now < self._retry_connect_at:
             raise GatewayUnavailable(
-                "gateway unreachable (waiting before reconnecting)",
-                endpoint=self.endpoint,
-                address=unit,
+                Message(GATEWAY_UNREACHABLE), endpoint=self.endpoint, address=unit
             )
         try:
             async with asyncio.timeout(self.config.connect_timeout):
@@ -190,5 +205,5 @@ class ModbusBus:
             ok = False
         if not ok:
             self._retry_connect_at = now + self.config.reconnect_backoff
-            raise GatewayUnavailable("cannot connect", endpoint=self.endpoint, address=unit)
+            raise GatewayUnavailable(Message(CANNOT_CONNECT), endpoint=self.endpoint, address=unit)
         self.connects += 1

@@ -17,7 +17,16 @@ from typing import cast
 
 from pems.devices.bus import BusConfig, Framing
 from pems.devices.dlt645 import WILDCARD_ADDRESS, Frame, encode_frame, split_frame
-from pems.devices.errors import BadFrame, GatewayUnavailable, ResponseTimeout
+from pems.devices.errors import (
+    CANNOT_CONNECT_BECAUSE,
+    CONNECTION_DROPPED,
+    GATEWAY_UNREACHABLE,
+    NO_REPLY,
+    BadFrame,
+    GatewayUnavailable,
+    ResponseTimeout,
+)
+from pems.domain.messages import Message
 
 
 class _Link(asyncio.Protocol):
@@ -95,14 +104,16 @@ class Dlt645Bus:
                 continue  # a stale or foreign frame: keep waiting for ours
             if link.lost:
                 self._link = None
-                raise GatewayUnavailable("connection lost", endpoint=self.endpoint, address=address)
+                raise GatewayUnavailable(
+                    Message(CONNECTION_DROPPED), endpoint=self.endpoint, address=address
+                )
             remaining = deadline - time.monotonic()
             try:
                 async with asyncio.timeout(max(remaining, 0.0)):
                     await link.arrived.wait()
             except TimeoutError:
                 raise ResponseTimeout(
-                    f"no reply within {self.config.timeout} s",
+                    Message.of(NO_REPLY, seconds=str(self.config.timeout)),
                     endpoint=self.endpoint,
                     address=address,
                 ) from None
@@ -113,9 +124,7 @@ class Dlt645Bus:
         now = time.monotonic()
         if now < self._retry_connect_at:
             raise GatewayUnavailable(
-                "gateway unreachable (waiting before reconnecting)",
-                endpoint=self.endpoint,
-                address=address,
+                Message(GATEWAY_UNREACHABLE), endpoint=self.endpoint, address=address
             )
         loop = asyncio.get_running_loop()
         try:
@@ -124,7 +133,9 @@ class Dlt645Bus:
         except (TimeoutError, OSError) as exc:
             self._retry_connect_at = now + self.config.reconnect_backoff
             raise GatewayUnavailable(
-                f"cannot connect: {exc}", endpoint=self.endpoint, address=address
+                Message.of(CANNOT_CONNECT_BECAUSE, error=str(exc)),
+                endpoint=self.endpoint,
+                address=address,
             ) from exc
         self._link = link
         self.connects += 1

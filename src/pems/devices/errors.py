@@ -9,12 +9,31 @@ Two families matter to the collector:
   operation does not exist for this device. Repeating it will not help.
 
 Every message names the gateway endpoint and the meter address when they are
-known, so an operator can walk to the right riser shaft.
+known, so an operator can walk to the right riser shaft. ``str()`` of an error
+is English (logs); its :attr:`DeviceError.message` is translated where a person
+reads it (a failed command on the room page). A detail given as plain text (a
+frame's checksum, say) stays as it is inside the translated words around it.
 """
 
 from __future__ import annotations
 
 import enum
+
+from pems.domain.messages import Message, gettext_noop
+
+# The words of the bus failures every protocol shares.
+NO_REPLY = gettext_noop("no reply within %(seconds)s s")
+CANNOT_CONNECT = gettext_noop("cannot connect")
+CANNOT_CONNECT_BECAUSE = gettext_noop("cannot connect: %(error)s")
+CONNECTION_DROPPED = gettext_noop("connection lost")
+CONNECTION_LOST = gettext_noop("connection lost: %(error)s")
+GATEWAY_UNREACHABLE = gettext_noop("gateway unreachable (waiting before reconnecting)")
+
+_LOCATED = {
+    (True, True): gettext_noop("%(detail)s (gateway %(gateway)s, meter %(meter)s)"),
+    (True, False): gettext_noop("%(detail)s (gateway %(gateway)s)"),
+    (False, True): gettext_noop("%(detail)s (meter %(meter)s)"),
+}
 
 
 class DeviceError(Exception):
@@ -23,20 +42,28 @@ class DeviceError(Exception):
     retryable: bool = False
 
     def __init__(
-        self, detail: str, *, endpoint: str | None = None, address: str | int | None = None
+        self,
+        detail: str | Message,
+        *,
+        endpoint: str | None = None,
+        address: str | int | None = None,
     ) -> None:
-        self.detail = detail
+        self.detail = str(detail)
         self.endpoint = endpoint
         self.address = address
-        super().__init__(self._compose())
+        self.message = _located(
+            detail if isinstance(detail, Message) else Message(detail), endpoint, address
+        )
+        super().__init__(str(self.message))
 
-    def _compose(self) -> str:
-        where = []
-        if self.endpoint is not None:
-            where.append(f"gateway {self.endpoint}")
-        if self.address is not None:
-            where.append(f"meter {self.address}")
-        return f"{self.detail} ({', '.join(where)})" if where else self.detail
+
+def _located(detail: Message, endpoint: str | None, address: str | int | None) -> Message:
+    """``detail`` with the gateway and meter it concerns, when known."""
+    template = _LOCATED.get((endpoint is not None, address is not None))
+    if template is None:
+        return detail
+    where = {"gateway": endpoint or "", "meter": str(address) if address is not None else ""}
+    return Message.of(template, detail=detail, **where)
 
 
 class RetryableDeviceError(DeviceError):
@@ -74,7 +101,7 @@ class ExceptionResponse(TerminalDeviceError):
 
     def __init__(
         self,
-        detail: str,
+        detail: str | Message,
         *,
         code: int,
         reasons: tuple[str, ...] = (),
@@ -99,6 +126,19 @@ class PurchaseReason(enum.Enum):
     OTHER = "other"
 
 
+#: How a refusal reads: the reason's own name in English, as before, translated where shown.
+PURCHASE_REASONS = {
+    PurchaseReason.DUPLICATE: gettext_noop("duplicate"),
+    PurchaseReason.COUNT_ERROR: gettext_noop("count_error"),
+    PurchaseReason.MAC_FAILED: gettext_noop("mac_failed"),
+    PurchaseReason.HOARDING_EXCEEDED: gettext_noop("hoarding_exceeded"),
+    PurchaseReason.CUSTOMER_MISMATCH: gettext_noop("customer_mismatch"),
+    PurchaseReason.AUTH_FAILED: gettext_noop("auth_failed"),
+    PurchaseReason.FEE_CONTROL_OFF: gettext_noop("fee_control_off"),
+    PurchaseReason.OTHER: gettext_noop("other"),
+}
+
+
 class PurchaseRejected(TerminalDeviceError):
     """The meter refused a purchase; ``meter_count`` is its purchase count now.
 
@@ -115,7 +155,11 @@ class PurchaseRejected(TerminalDeviceError):
     ) -> None:
         self.reason = reason
         self.meter_count = meter_count
-        detail = f"purchase rejected: {reason.value}, meter purchase count {meter_count}"
+        detail = Message.of(
+            gettext_noop("purchase rejected: %(reason)s, meter purchase count %(count)s"),
+            reason=Message(PURCHASE_REASONS[reason]),
+            count=str(meter_count),
+        )
         super().__init__(detail, endpoint=endpoint, address=address)
 
 

@@ -64,3 +64,40 @@ class Message:
 
     def __str__(self) -> str:
         return self.text()
+
+
+#: A message as stored in a JSON column: ``{"template": …, "params": {name: value}}``,
+#: a value being text, a whole number or such a message of its own.
+StoredMessage: TypeAlias = "dict[str, object]"
+
+
+def stored(message: Message) -> StoredMessage:
+    """``message`` for a JSON column, to be translated where it is shown (:func:`restored`).
+
+    Decimal values are kept as their text: a stored message is only ever shown.
+    """
+    params = {
+        name: stored(value)
+        if isinstance(value, Message)
+        else value
+        if isinstance(value, int | str)
+        else str(value)
+        for name, value in message.params
+    }
+    return {"template": message.template, "params": params}
+
+
+def restored(data: StoredMessage) -> Message:
+    """The message :func:`stored` kept; raises ValueError for anything else."""
+    template, params = data.get("template"), data.get("params", {})
+    if not isinstance(template, str) or not isinstance(params, dict):
+        raise ValueError(f"not a stored message: {data!r}")
+    values: list[tuple[str, Param]] = []
+    for name, value in params.items():
+        if isinstance(value, dict):
+            values.append((name, restored(value)))
+        elif isinstance(value, int | str) and not isinstance(value, bool):
+            values.append((name, value))
+        else:
+            raise ValueError(f"not a stored message value: {value!r}")
+    return Message(template, tuple(values))

@@ -99,7 +99,7 @@ class PointLiveView(ConsoleView):
                         "id": c.pk,
                         "status": c.status,
                         "status_label": str(c.get_status_display()),
-                        "failure": c.failure_reason,
+                        "failure": c.failure_text,
                     }
                     for c in commands
                 ],
