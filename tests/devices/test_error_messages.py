@@ -17,8 +17,12 @@ from django.utils import translation
 import pems.collector.commands
 import pems.control.actions
 import pems.devices
+from pems.devices.dlt645 import ERR_WORDS, Frame, raise_for_error
+from pems.devices.dlt645_items import ERR_BITS, SECURITY_ERROR_BITS
 from pems.devices.errors import (
     NO_REPLY,
+    PURCHASE_REASONS,
+    ExceptionResponse,
     PurchaseReason,
     PurchaseRejected,
     ResponseTimeout,
@@ -48,6 +52,24 @@ def test_a_refused_purchase_names_its_reason_in_the_readers_language():
         assert restored(stored(error.message)).text(translation.gettext) == (
             "电表拒绝购电：MAC 校验失败，电表购电次数 7（电表 3）"
         )
+
+
+def test_a_dlt645_error_reply_names_its_bits_in_the_readers_language():
+    refused = Frame("000000000001", 0x1C | 0xC0, bytes([0b101]))  # other, unauthorised
+    with pytest.raises(ExceptionResponse) as caught:
+        raise_for_error(refused)
+    assert str(caught.value) == (
+        "DL/T 645 error reply to 0x1C: other, unauthorised (meter 000000000001)"
+    )
+    with translation.override("zh-hans"):
+        assert restored(stored(caught.value.message)).text(translation.gettext) == (
+            "DL/T 645 错误应答（命令 0x1C）：其他原因, 密码错误或未授权（电表 000000000001）"
+        )
+
+
+def test_every_err_bit_of_the_identifiers_file_has_words_to_translate():
+    assert set(ERR_BITS.values()) <= set(ERR_WORDS)
+    assert set(SECURITY_ERROR_BITS.values()) <= {r.value for r in PURCHASE_REASONS}
 
 
 def test_plain_text_details_stay_as_they_are_inside_translated_words():

@@ -26,6 +26,7 @@ from pems.devices.dlt645_items import (
     di_bytes,
 )
 from pems.devices.errors import BadFrame, ExceptionResponse
+from pems.domain.messages import Message, gettext_noop
 
 PREAMBLE = b"\xfe\xfe\xfe\xfe"
 BROADCAST_ADDRESS = "999999999999"
@@ -170,6 +171,21 @@ def _parse(body: bytes) -> Frame:
     return Frame(_address_text(body[1:7]), body[8], data)
 
 
+_ERROR_REPLY = gettext_noop("DL/T 645 error reply to %(function)s: %(reasons)s")
+
+#: How the ERR bits named in ``maps/_dlt645_identifiers.toml`` read to a person (the security
+#: word's bits are purchase refusals: ``errors.PURCHASE_REASONS``).
+ERR_WORDS = (
+    gettext_noop("other"),
+    gettext_noop("no_data"),
+    gettext_noop("unauthorised"),
+    gettext_noop("baud_change_refused"),
+    gettext_noop("too_many_seasons"),
+    gettext_noop("too_many_periods"),
+    gettext_noop("too_many_rates"),
+)
+
+
 def raise_for_error(frame: Frame, *, endpoint: str | None = None) -> None:
     """Turn an error reply into :class:`ExceptionResponse` naming the set bits."""
     if not frame.is_error:
@@ -181,8 +197,16 @@ def raise_for_error(frame: Frame, *, endpoint: str | None = None) -> None:
         code = frame.data[0] if frame.data else 0
         table = ERR_BITS
     reasons = tuple(name for bit, name in sorted(table.items()) if code >> bit & 1)
+    named = {f"r{n}": Message(name) for n, name in enumerate(reasons)}
     raise ExceptionResponse(
-        f"DL/T 645 error reply to 0x{frame.function:02X}: {', '.join(reasons) or 'unspecified'}",
+        Message.of(
+            _ERROR_REPLY,
+            function=f"0x{frame.function:02X}",
+            # A name the identifiers file adds reads as it is (no translation known for it).
+            reasons=Message.of(", ".join(f"%({k})s" for k in named), **named)
+            if named
+            else Message(gettext_noop("unspecified")),
+        ),
         code=code,
         reasons=reasons,
         endpoint=endpoint,
