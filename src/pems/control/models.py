@@ -121,7 +121,9 @@ class Command(models.Model):
     )
     #: The reason as words to translate where a person reads it (``domain.messages.stored``);
     #: empty when it was recorded as text only.
-    failure_words = models.JSONField(_("failure reason, to translate"), default=dict, blank=True)
+    failure_words = models.JSONField(
+        _("failure reason, in words to translate"), default=dict, blank=True
+    )
     requested_by = models.CharField(_("requested by"), max_length=150, blank=True)
     #: Queued by the prepaid policy, not asked for by a person: a person's trip
     #: holds until a person closes, keeps power or resumes prepaid control.

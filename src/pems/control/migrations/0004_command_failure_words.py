@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='command',
             name='failure_words',
-            field=models.JSONField(blank=True, default=dict, verbose_name='failure reason, to translate'),
+            field=models.JSONField(blank=True, default=dict, verbose_name='failure reason, in words to translate'),
         ),
     ]
