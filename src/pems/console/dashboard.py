@@ -103,8 +103,9 @@ def _site_figures(site: Site, user: Any) -> SiteFigures:
         ledger_account__kind=LedgerAccount.Kind.CLEARING,
     ).aggregate(count=Count("entry", distinct=True), amount=Sum("amount"))
     # Today's energy: the latest total minus the first good reading of the local day, per
-    # point. A point whose total has fallen below it since (a misread now, a new meter) counts
-    # nothing until it comes back, as the room page's chart draws no bar across a fall.
+    # point. A point whose total has fallen below it since counts nothing: a misread until
+    # the meter comes back, a new meter until tomorrow (the room page's chart draws no bar
+    # across a fall either).
     used = ExpressionWrapper(
         F("point__state__energy_total") - F("energy_total"), output_field=energy_field("used")
     )

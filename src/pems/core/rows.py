@@ -142,11 +142,9 @@ def insert(
         row = cursor.fetchone()
     if row is None:
         return None
-    instance.pk = int(row[0])
     if name:
         setattr(instance, instance._meta.get_field(name).attname, convert(row[1]))
-    instance._state.adding = False
-    instance._state.db = conn.alias
+    saved(instance, int(row[0]))
     return instance.pk
 
 
