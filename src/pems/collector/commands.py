@@ -32,11 +32,11 @@ from pems.billing import credit, recall
 from pems.collector.plan import Target
 from pems.control.models import (
     CREDIT_BEFORE_CLEAR,
-    FAILURE_REASON_LENGTH,
     Command,
     CommandKind,
     CommandStatus,
     FailureKind,
+    failure_columns,
 )
 from pems.devices.errors import (
     PurchaseReason,
@@ -46,7 +46,7 @@ from pems.devices.errors import (
 )
 from pems.devices.records import ForcedMode, MeterDriver, MeterState, Prices
 from pems.devices.security import KeyConfigError, MasterKey, purchase_mac
-from pems.domain.messages import Message, gettext_noop, stored
+from pems.domain.messages import Message, gettext_noop
 
 RELAY_KINDS = frozenset(
     {
@@ -230,16 +230,10 @@ def _close(pk: int, status: str, answer: dict[str, str], kind: str, reason: Reas
             status=status,
             answer=answer,
             failure_kind=kind,
-            **_failure(reason),
+            **failure_columns(reason),
             completed_at=timezone.now(),
         )
     )
-
-
-def _failure(reason: Reason) -> dict[str, Any]:
-    """The reason's columns: its English text, and its words to translate where it is read."""
-    words = stored(reason) if isinstance(reason, Message) else {}
-    return {"failure_reason": str(reason)[:FAILURE_REASON_LENGTH], "failure_words": words}
 
 
 def hold_credit_before_clear(pk: int, held: Decimal) -> None:
@@ -262,7 +256,7 @@ def defer(pk: int, seconds: float, reason: Reason) -> None:
     Command.objects.filter(pk=pk, status__in=[CommandStatus.PENDING, CommandStatus.SENT]).update(
         not_before=timezone.now() + timedelta(seconds=seconds),
         failure_kind=FailureKind.RETRYABLE,
-        **_failure(reason),
+        **failure_columns(reason),
     )
 
 

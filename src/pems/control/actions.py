@@ -20,10 +20,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from pems.audit.log import record
-from pems.control.models import Command, CommandKind, CommandStatus, payload_errors
+from pems.control.models import (
+    Command,
+    CommandKind,
+    CommandStatus,
+    failure_columns,
+    payload_errors,
+)
 from pems.core import rows
 from pems.core.rows import col, table
-from pems.domain.messages import Message, gettext_noop, stored
+from pems.domain.messages import Message, gettext_noop
 from pems.inventory.models import MeteringPoint
 
 
@@ -243,8 +249,7 @@ def cancel(command: Command, *, actor: Any = None, reason: str = "") -> bool:
     updated = Command.objects.filter(pk=command.pk, status=CommandStatus.PENDING).update(
         status=CommandStatus.FAILED,
         failure_kind="terminal",
-        failure_reason=str(CANCELLED),
-        failure_words=stored(CANCELLED),
+        **failure_columns(CANCELLED),
         completed_at=timezone.now(),
     )
     if updated:

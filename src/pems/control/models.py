@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from pems.domain.messages import restored
+from pems.domain.messages import Message, restored, stored
 from pems.inventory.models import Meter, MeteringPoint
 
 
@@ -83,6 +83,13 @@ PAYLOAD_LABELS = {
 
 #: How much of a failure's English text a command keeps.
 FAILURE_REASON_LENGTH = 200
+
+
+def failure_columns(reason: str | Message) -> dict[str, Any]:
+    """A command's columns for why it failed or waits: the English text, and the words to
+    translate where a person reads them (:attr:`Command.failure_text`; none for plain text)."""
+    words = stored(reason) if isinstance(reason, Message) else {}
+    return {"failure_reason": str(reason)[:FAILURE_REASON_LENGTH], "failure_words": words}
 
 
 class Command(models.Model):

@@ -175,7 +175,7 @@ def _posted_at_once(made: list[JournalEntry], entries: Sequence[NewEntry]) -> bo
         for new in entries
         for account, amount in new.lines
     ]
-    entry_ids, missing, _moved = sql.post_entries(made, lines)
+    entry_ids, missing = sql.post_entries(made, lines)
     if missing:
         return False
     _check_keys(made, entry_ids)
@@ -198,17 +198,17 @@ def _post_new(
 ) -> Posted | None:
     """Insert the entry, its postings and audit event, then move the balances; None on replay."""
     later: _Later | None = getattr(_deferred, "later", None)
+    deltas = _deltas(lines)
     if later is None and connection.vendor == "postgresql":
-        balances = _post_at_once(entry, lines, actor)
+        balances = _post_at_once(entry, lines, deltas, actor)
         if balances is None:
             return None
-        if short := _below_floor(balances, _deltas(lines), floors):
+        if short := _below_floor(balances, deltas, floors):
             raise InsufficientBalance(short)
         return Posted(entry, created=True, balances=balances)
     entry_id = sql.insert_entry(entry)
     if entry_id is None:
         return None
-    deltas = _deltas(lines)
     now, wait = (deltas, {}) if later is None else later.split(deltas, lines, floors)
     if later is None or not later.every_row:
         _insert_postings([(entry_id, lines)])
@@ -223,7 +223,9 @@ def _post_new(
     return Posted(entry, created=True, balances=balances)
 
 
-def _post_at_once(entry: JournalEntry, lines: Lines, actor: Any) -> dict[str, Decimal] | None:
+def _post_at_once(
+    entry: JournalEntry, lines: Lines, deltas: dict[str, Decimal], actor: Any
+) -> dict[str, Decimal] | None:
     """PostgreSQL, ledger rows not deferred: :func:`_post_new`'s statements as one
     (``sql.post_entry``); the balances moved, None on a replay.
 
@@ -240,7 +242,7 @@ def _post_at_once(entry: JournalEntry, lines: Lines, actor: Any) -> dict[str, De
         finally:
             entry.pk = None
     wanted = [(account.key, amount.amount) for account, amount in lines]
-    entry_id, posted, balances = sql.post_entry(entry, wanted, event)
+    entry_id, posted, balances = sql.post_entry(entry, wanted, deltas, event)
     if entry_id is None:
         return None
     rows.saved(entry, entry_id)
@@ -253,7 +255,7 @@ def _post_at_once(entry: JournalEntry, lines: Lines, actor: Any) -> dict[str, De
     sql.insert_postings_of(
         [(entry_id, ids[a.key], amount.amount) for a, amount in lines if ids[a.key] not in done]
     )
-    return sql.move_balances(_deltas(lines))
+    return sql.move_balances(deltas)
 
 
 def _changes(lines: Lines) -> dict[str, str]:

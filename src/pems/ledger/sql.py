@@ -171,11 +171,15 @@ ENTRY_ID = "{entry id}"
 
 
 def post_entry(
-    entry: JournalEntry, lines: Sequence[tuple[str, Decimal]], event: AuditEvent | None
+    entry: JournalEntry,
+    lines: Sequence[tuple[str, Decimal]],
+    deltas: Mapping[str, Decimal],
+    event: AuditEvent | None,
 ) -> tuple[int | None, list[int], dict[str, Decimal]]:
     """PostgreSQL: a new entry, its postings, its audit event and its balances in one statement.
 
-    ``lines`` are (ledger-account key, amount); ``event`` (if any) is about the
+    ``lines`` are (ledger-account key, amount), ``deltas`` what each account
+    moves by (their sum by key); ``event`` (if any) is about the
     entry, with :data:`ENTRY_ID` in its ``object_repr`` for the id. Returns the
     entry's id (None when the key was taken: nothing was written), the ledger
     accounts posted to (by id) and the balances moved, key → new balance. The
@@ -188,9 +192,6 @@ def post_entry(
     order (``FOR NO KEY UPDATE``) and moved by ``balance + delta``.
     """
     conn = rows.db()
-    deltas: dict[str, Decimal] = {}
-    for key, amount in lines:
-        deltas[key] = deltas.get(key, Decimal(0)) + amount
     keys = sorted(deltas)
     entry_sql, params = rows.insert_statement(entry, unless_taken="idempotency_key")
     for key, amount in lines:
@@ -268,13 +269,13 @@ def _post_entry_sql(entry_sql: str, lines: int, keys: int, with_event: bool) -> 
 
 def post_entries(
     entries: Sequence[JournalEntry], lines: Sequence[tuple[str, str, Decimal]]
-) -> tuple[dict[str, int], int, int]:
+) -> tuple[dict[str, int], int]:
     """PostgreSQL: several keyed entries, their postings and balances in one statement.
 
     ``lines`` are (entry's idempotency key, ledger-account key, amount). Returns
     the id of each entry inserted by its key (one whose key was taken is
-    skipped, as in :func:`insert_entries`), how many of the lines' ledger
-    accounts do not exist yet, and how many ledger rows moved.
+    skipped, as in :func:`insert_entries`) and how many of the lines' ledger
+    accounts do not exist yet.
 
     - An account missing: nothing is written; the caller opens them first.
     - A key taken: the other entries and their postings are written but no row
@@ -297,8 +298,8 @@ def post_entries(
     params.append(len(lines))
     with conn.cursor() as cursor:
         cursor.execute(_post_entries_sql(), params)
-        ids, keys, missing, moved = cursor.fetchone()
-    return dict(zip(keys or [], map(int, ids or []), strict=True)), int(missing), int(moved)
+        ids, keys, missing = cursor.fetchone()
+    return dict(zip(keys or [], map(int, ids or []), strict=True)), int(missing)
 
 
 def _entry_fields() -> list[Any]:
@@ -336,10 +337,10 @@ def _post_entries_sql() -> str:
         f" ORDER BY {key} FOR NO KEY UPDATE)",
         f"moved AS (UPDATE {accounts} SET {balance} = {balance} + delta.amount"  # noqa: S608
         f" FROM locked, delta WHERE {accounts}.{pk} = locked.{pk}"
-        f" AND {accounts}.{key} = delta.key RETURNING 1)",
+        f" AND {accounts}.{key} = delta.key)",
     ]
     return (
         f"WITH {', '.join(parts)} SELECT (SELECT array_agg({entry_pk} ORDER BY {entry_pk})"  # noqa: S608
         f" FROM new_entry), (SELECT array_agg({entry_key} ORDER BY {entry_pk}) FROM new_entry),"
-        " (SELECT keys FROM missing), (SELECT count(*) FROM moved)"
+        " (SELECT keys FROM missing)"
     )
