@@ -14,7 +14,8 @@ from pems.billing.replacement import FinalReading, FinalTotalTooLow, replace_met
 from pems.billing.settlement import settle_point
 from pems.control.actions import next_purchase_count
 from pems.control.models import Command
-from pems.inventory.models import Meter
+from pems.inventory.choices import GatewayProtocol
+from pems.inventory.models import Gateway, Meter
 from pems.ledger import chart
 from pems.ledger.verify import ledger_problems
 from pems.metering.models import PointState
@@ -26,6 +27,7 @@ from tests.billing.scenarios import (
     server_side_tenant,
     swap_meter_side,
 )
+from tests.factories import catalogue_model
 from tests.ledger.scenarios import cny
 
 pytestmark = pytest.mark.django_db
@@ -119,6 +121,47 @@ def test_an_exchange_recorded_late_reads_the_old_meter_past_a_misread_and_the_ne
     reading(point, 90, "1.200")
     settle_point(account, point)
     assert balance(account) == cny("-7.20")
+    assert ledger_problems() == []
+
+
+def test_an_exchange_just_after_a_register_wrap_charges_across_it():
+    """The worked wrap of test_falls: a DL/T 645 meter (range 1,000,000.00 kWh) read 999,990
+    at T0 and 2 kWh a quarter hour to 999,998 at 60 min (charged), then 0.5 at 75 min. The
+    meter is exchanged at 90 min, its final total read as 1.000: well inside the six hours
+    settlement waits for a meter to come back, but the electrician saw the register. From
+    999,998 across the wrap to 1,000,001 is 3 kWh (12 kWh/h, under 3 × its 8 kWh/h); a
+    final total of 0.300, below the 0.5 the meter reported after the wrap, is refused."""
+    account, point = server_side_tenant("1.00")
+    Meter.objects.filter(pk=point.meter_id).update(model=catalogue_model("DLT645-GENERIC"))
+    Gateway.objects.filter(pk=point.meter.gateway_id).update(
+        protocol=GatewayProtocol.DLT645_OVER_TCP
+    )
+    for quarter in range(5):
+        reading(point, 15 * quarter, f"{999_990 + 2 * quarter}.000")
+    settle_point(account, point)  # the baseline
+    settle_point(account, point)
+    assert balance(account) == cny("-8.00")
+    reading(point, 75, "0.500")
+
+    def exchange(final: str):
+        return replace_meter(
+            point,
+            "555000000010",
+            FinalReading(Decimal(final)),
+            Decimal("0.000"),
+            "electrician",
+            "display failing",
+            at=T0 + dt.timedelta(minutes=90),
+        )
+
+    with pytest.raises(FinalTotalTooLow) as refused:
+        exchange("0.300")
+    assert refused.value.reported == Decimal("0.500")
+    assert exchange("1.000").charged == cny("3.00")
+    assert balance(account) == cny("-11.00")
+    reading(point, 105, "0.400")  # the new meter
+    settle_point(account, point)
+    assert balance(account) == cny("-11.40")
     assert ledger_problems() == []
 
 

@@ -85,6 +85,25 @@ def test_the_worked_wrap_is_counted_on_and_the_cursor_keeps_the_meters_own_total
     assert (made.last, made.fall, made.wraps) == (history[-1], None, 1)
 
 
+def test_a_final_total_read_by_a_person_judges_a_young_fall_at_once():
+    """An exchange 15 minutes after the worked wrap: the electrician reads 0.70 off the old
+    register. The meter will not come back (it is being removed), so the fall is judged now:
+    a wrap, 1.50 kWh in all. Without the person's reading the same history waits."""
+    history = [at(0, "999999.20"), at(15, "0.40"), at(30, "0.70")]
+    assert continuous(history, DLT645, fast).fall.lasting is False
+    made = continuous(history, DLT645, fast, witnessed_last=True)
+    assert totals(made.readings) == [
+        Decimal("999999.20"),
+        Decimal("1000000.40"),
+        Decimal("1000000.70"),
+    ]
+    assert (made.last, made.fall, made.wraps) == (history[-1], None, 1)
+    # A final total below the meter's last reading after the wrap is a fall it stops at.
+    lower = continuous([*history[:2], at(30, "0.30")], DLT645, fast, witnessed_last=True)
+    assert (lower.last, lower.fall.lasting) == (history[1], True)
+    assert "not from near the top" in lower.fall.not_a_wrap
+
+
 def test_a_reset_near_the_top_is_not_charged_as_a_huge_use():
     # 950,000 → 0.40 would be 50,000.40 kWh in 15 minutes: a reset or another meter.
     history = [at(0, "950000.00"), at(15, "0.40"), at(375, "1.00")]

@@ -26,7 +26,7 @@ from pems.domain.continuity import (
     fastest_pace,
 )
 from pems.domain.pricing import MeterReading
-from pems.domain.quantities import Unit
+from pems.domain.quantities import Quantity, Unit
 from pems.inventory.models import MeteringPoint
 from pems.metering.models import IntervalReading, PointState
 
@@ -36,12 +36,17 @@ log = logging.getLogger(__name__)
 FALL_LOOKAHEAD = 2000
 
 
-def made_continuous(point_id: int, history: Sequence[MeterReading]) -> Continuous:
-    """``history`` (the cursor's reading, then the newer ones) ready to price."""
+def made_continuous(
+    point_id: int, history: Sequence[MeterReading], witnessed_last: bool = False
+) -> Continuous:
+    """``history`` (the cursor's reading, then the newer ones) ready to price;
+    ``witnessed_last`` as :func:`~pems.domain.continuity.continuous` takes it."""
     if not falls(history):
         return Continuous(list(history), history[-1], None, 0, 0)
     unit = history[0].total.unit
-    return continuous(history, _wrap(point_id), lambda at: fastest_use(point_id, at, unit))
+    return continuous(
+        history, _wrap(point_id), lambda at: fastest_use(point_id, at, unit), witnessed_last
+    )
 
 
 def log_charged(point_id: int, made: Continuous) -> None:
@@ -56,13 +61,20 @@ def log_charged(point_id: int, made: Continuous) -> None:
 
 
 def history_after(
-    cursor: SettlementCursor, unit: Unit, limit: int | None = None, latest: bool = False
+    cursor: SettlementCursor,
+    unit: Unit,
+    limit: int | None = None,
+    latest: bool = False,
+    before: datetime | None = None,
 ) -> list[MeterReading]:
     """The cursor's reading, then the point's interval readings after it (the first
-    ``limit``), then, with ``latest``, its latest state if newer."""
+    ``limit``; only those before ``before``), then, with ``latest``, its latest state
+    if newer."""
     rows = IntervalReading.objects.filter(
         point_id=cursor.point_id, read_at__gt=cursor.settled_until
     ).order_by("read_at")
+    if before is not None:
+        rows = rows.filter(read_at__lt=before)
     history = [
         meter_reading(cursor.settled_until, cursor, unit, "last_"),
         *(meter_reading(r.read_at, r, unit, "energy_") for r in rows[:limit]),
@@ -77,6 +89,15 @@ def history_after(
     if state is not None and state.read_at is not None:
         history.append(meter_reading(state.read_at, state, unit, "energy_"))
     return history
+
+
+def exchange_history(
+    cursor: SettlementCursor, unit: Unit, at: datetime, total: Decimal
+) -> list[MeterReading]:
+    """What a meter exchange at ``at`` settles: the cursor's reading, the old meter's
+    readings after it and before ``at``, then the final ``total`` a person read off it
+    (to be made continuous with ``witnessed_last``)."""
+    return [*history_after(cursor, unit, before=at), MeterReading(at, Quantity(total, unit))]
 
 
 def fall_after(cursor: SettlementCursor, unit: Unit) -> Fall | None:

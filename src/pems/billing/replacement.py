@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from pems.accounts.models import Account
 from pems.audit.log import record
 from pems.billing import credit, mirror
-from pems.billing.falls import history_after, made_continuous
+from pems.billing.falls import exchange_history, made_continuous
 from pems.billing.models import SettlementCursor
 from pems.billing.settlement import charge_up_to
 from pems.billing.tariffs import UNITS
@@ -101,7 +101,7 @@ def replace_meter(
             % {"meter": old_meter.number}
         )
     if account is not None and locked.fee_control == FeeControl.SERVER_SIDE:
-        _check_final_total(account, locked, old.total)
+        _check_final_total(account, locked, old.total, at)
     old_meter.removed_on = timezone.localdate(at)
     old_meter.full_clean()
     old_meter.save(update_fields=["removed_on", "updated_at"])
@@ -164,22 +164,26 @@ class FinalTotalTooLow(ValueError):
         )
 
 
-def _check_final_total(account: Account, point: MeteringPoint, total: Decimal) -> None:
+def _check_final_total(
+    account: Account, point: MeteringPoint, total: Decimal, at: datetime
+) -> None:
     """Refuse a final total below what the old meter reported since it was last charged.
 
     Settling stops at a total that goes backwards, so such a final total (a
-    misread register) would leave the energy after it uncharged. What the meter
-    reported is read as settlement reads it (``billing.falls``): past misreads and
-    a register wrap, up to a fall that lasted (the new meter's readings, when
-    the exchange is recorded after them).
+    misread register) would leave the energy after it uncharged. The old meter's
+    readings before the exchange and the final total are read as the exchange's
+    settlement reads them (``billing.falls``): past misreads, a register wrap — one
+    the final total shows at once, without the six hours' wait for the meter to
+    come back — and the new meter's readings when the exchange is recorded after
+    them. A fall the final total does not come back from is refused.
     """
     cursor = SettlementCursor.objects.filter(account=account, point=point).first()
     if cursor is None:
         return  # never read: nothing was reported before the final total
-    history = history_after(cursor, UNITS[point.utility])
-    reported = made_continuous(point.pk, history).last.total.amount
-    if total < reported:
-        raise FinalTotalTooLow(reported)
+    history = exchange_history(cursor, UNITS[point.utility], at, total)
+    made = made_continuous(point.pk, history, witnessed_last=True)
+    if made.fall is not None:
+        raise FinalTotalTooLow(made.last.total.amount)
 
 
 def _carry_credit(

@@ -22,7 +22,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from pems.accounts.models import Account, AccountMeteringPoint
-from pems.billing.falls import fall_refusal, log_charged, made_continuous
+from pems.billing.falls import exchange_history, fall_refusal, log_charged, made_continuous
 from pems.billing.models import RESIDUE_PLACES, AccountTariff, SettlementCursor, Tariff
 from pems.billing.summaries import (
     REGISTERS,
@@ -39,7 +39,7 @@ from pems.domain.charges import Charges
 from pems.domain.errors import DomainError
 from pems.domain.money import Money, round_money
 from pems.domain.pricing import MeterReading, intervals_from_readings, price
-from pems.domain.quantities import Quantity, Unit
+from pems.domain.quantities import Unit
 from pems.domain.tiers import CycleState
 from pems.inventory.choices import FeeControl
 from pems.inventory.models import MeteringPoint
@@ -152,19 +152,8 @@ def charge_up_to(
     if cursor is None:
         return None
     tariff_row = _tariff(locked, cursor)
-    unit = priced(tariff_row).unit
-    rows = IntervalReading.objects.filter(
-        point=point, read_at__gt=cursor.settled_until, read_at__lt=at
-    ).order_by("read_at")
-    final = MeterReading(at, Quantity(total, unit))
-    settled = _charge(
-        locked,
-        cursor,
-        [*(meter_reading(r.read_at, r, unit, "energy_") for r in rows), final],
-        tariff_row,
-        actor,
-    )
-    return settled.amount
+    history = exchange_history(cursor, priced(tariff_row).unit, at, total)
+    return _charge(locked, cursor, history[1:], tariff_row, actor, witnessed_last=True).amount
 
 
 def commit_without_waiting_for_disk() -> None:
@@ -208,12 +197,14 @@ def _charge(
     readings: Sequence[MeterReading],
     tariff_row: Tariff,
     actor: Any,
+    witnessed_last: bool = False,
 ) -> Settled:
     """Price readings after the cursor, post the charge, advance the cursor."""
     tariff = priced(tariff_row)
     made = made_continuous(
         cursor.point_id,
         [meter_reading(cursor.settled_until, cursor, tariff.unit, "last_"), *readings],
+        witnessed_last,
     )
     if made.fall is not None and len(made.readings) < 2:  # nothing before the fall
         raise SettlementBlocked(fall_refusal(cursor.point_id, made.fall))

@@ -17,7 +17,8 @@ When a stored total does fall below the last one kept, it is one of three things
   person records what happened.
 
 Until a fall is :data:`MISREAD_WINDOW` old the readings after it wait: the meter
-may yet come back.
+may yet come back. A final total read off the register by a person (a meter
+exchange) ends that wait: the register is where the person saw it.
 """
 
 from __future__ import annotations
@@ -96,10 +97,15 @@ class Continuous:
 
 
 def continuous(
-    history: Sequence[MeterReading], wrap: Decimal | None, fastest: FastestUse
+    history: Sequence[MeterReading],
+    wrap: Decimal | None,
+    fastest: FastestUse,
+    witnessed_last: bool = False,
 ) -> Continuous:
     """``history`` (the cursor's reading first, then the newer ones in time order) made
-    continuous. ``wrap`` is the register's range (None: unknown, no fall is a wrap)."""
+    continuous. ``wrap`` is the register's range (None: unknown, no fall is a wrap).
+    ``witnessed_last``: the last reading is a person's (an exchange's final total), so a
+    fall it does not come back from is judged now, without waiting for the meter."""
     kept, last = [history[0]], history[0]
     offset, register_offsets = Decimal(0), dict[Rate, Decimal]()
     passed = wraps = 0
@@ -119,7 +125,7 @@ def continuous(
             passed += back - index
             index = back
             continue
-        if history[-1].at - reported.at < MISREAD_WINDOW:
+        if not witnessed_last and history[-1].at - reported.at < MISREAD_WINDOW:
             return Continuous(kept, last, Fall(last, reported, lasting=False), passed, wraps)
         if wrap is None:
             not_a_wrap: str | None = "the meter's register range is not known"
