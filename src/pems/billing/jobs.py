@@ -15,9 +15,8 @@ from pems.accounts.models import Account
 from pems.billing.falls import fall_after
 from pems.billing.models import SettlementCursor
 from pems.billing.policy import apply_policy
-from pems.billing.settle_many import settle_prefetched
+from pems.billing.settle_many import prefetch_and_settle
 from pems.billing.settlement import SettlementBlocked, settle_account
-from pems.billing.summaries import prefetch
 from pems.billing.tariffs import UNITS, tariff_at
 from pems.domain.continuity import Fall
 from pems.domain.errors import DomainError
@@ -93,8 +92,8 @@ def settle_due(limit: int = 500, blocked: Blocked | None = None) -> int:
     due = accounts_due()[: limit + len(waiting)]  # no id list in the SQL: it may be long
     others = _due_besides(waiting)
     accounts = [a for a in due if a.pk not in waiting or a.pk in others][:limit]
-    summaries = prefetch(accounts)  # one grouped query per tariff, not one per point
-    in_chunks = settle_prefetched(summaries)  # a chunk of points per transaction
+    # One grouped query per tariff, not one per point; a chunk of points per transaction.
+    summaries, in_chunks = prefetch_and_settle(accounts)
     for account in accounts:
         skip = waiting.get(account.pk, frozenset())
         try:

@@ -22,7 +22,7 @@ by cell. ``tests/billing/test_lines_sql.py`` holds the two ways together.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from pems.billing import marks_sql
 from pems.core.by_id import by_id, fits, id_base
+from pems.core.streamed import row_runs
 from pems.domain.errors import DomainError
 from pems.domain.pricing import ENERGY_QUANTUM
 from pems.domain.segments import classify
@@ -95,33 +96,54 @@ def points_lines(
     instead of the readings (``metering.hour_marks``); None reads them for a
     backlog when every cut falls on a whole hour.
     """
+    return dict(lines_as_read(due, cuts, tariff, scan, marks))
+
+
+#: Fewest points whose walk over the marks is worth a thread and a connection of its own.
+STREAM_FROM = 100
+
+
+def lines_as_read(
+    due: Sequence[Due],
+    cuts: Sequence[datetime],
+    tariff: Tariff,
+    scan: bool | None = None,
+    marks: bool | None = None,
+    stream: bool = False,
+) -> Iterator[tuple[int, Lines | None]]:
+    """:func:`points_lines` a point at a time. With ``stream``, a walk over the marks of
+    :data:`STREAM_FROM` points or more is read as PostgreSQL produces it
+    (:func:`pems.core.streamed.row_runs`): each point comes as soon as its rows are in,
+    while the database goes on with the next."""
     if not due:
-        return {}
+        return
     try:
         first = classify(min(d.after for d in due), tariff)
         classes = [first, *(classify(cut, tariff) for cut in cuts)]
     except DomainError:  # e.g. no version in force: the per-cell way says so, per point
-        return {d.point_id: None for d in due}
+        yield from ((d.point_id, None) for d in due)
+        return
     cuts, classes = _merged(cuts, classes)
     bands = _bands(tariff)
     if bands is None:
-        return {d.point_id: None for d in due}
+        yield from ((d.point_id, None) for d in due)
+        return
     starts = _starts(due, cuts, classes)
-    priced = [d for d in due if starts[d.point_id] is not None]
+    yield from ((d.point_id, None) for d in due if starts[d.point_id] is None)
+    priced = {d.point_id: d for d in due if starts[d.point_id] is not None}
     distinct = list(dict.fromkeys(classes))
     ids = {klass: number for number, klass in enumerate(distinct)}
-    scan = _scan(priced) if scan is None else scan
+    scan = _scan(list(priced.values())) if scan is None else scan
     if marks is None:
         marks = scan and marks_sql.on_whole_hours(cuts)
-    marks = bool(marks) and fits([d.point_id for d in priced])
-    rows = _query(priced, starts, cuts, classes, [ids[c] for c in classes], bands, scan, marks)
-    found: dict[int, list[tuple[Any, ...]]] = {}
-    for row in rows:
-        found.setdefault(row[0], []).append(row)
-    result: dict[int, Lines | None] = {d.point_id: None for d in due}
-    for d in priced:
-        result[d.point_id] = _lines(d, found.get(d.point_id, []), distinct, bands)
-    return result
+    marks = bool(marks) and fits(list(priced))
+    class_ids = [ids[c] for c in classes]
+    query = _query(list(priced.values()), starts, cuts, classes, class_ids, bands, scan, marks)
+    streamed = stream and marks and len(priced) >= STREAM_FROM
+    for run in _runs(query, scan and not marks, streamed):
+        d = priced.pop(run[0][0])
+        yield d.point_id, _lines(d, run, distinct, bands)
+    yield from ((d.point_id, _lines(d, [], distinct, bands)) for d in priced.values())
 
 
 _Class = tuple[int, Rate, date]
@@ -210,6 +232,23 @@ def _lines(
     return Lines(quantities, last_at, Decimal(last_total).scaleb(-ENERGY_PLACES), end, used)
 
 
+@dataclass(frozen=True)
+class _Query:
+    """A walk to run: its SQL and parameters, and each point's last reading when the walk
+    over the marks leaves it out of the rows."""
+
+    sql: str
+    params: dict[str, object]
+    last: dict[int, tuple[datetime, int]] | None
+
+    def row(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        """A row as :func:`_lines` reads it (point, class, position, bad, last reading …)."""
+        if self.last is None:
+            return row
+        point, klass, position, bad, *tiers = row
+        return (point, klass, position, bad, *self.last[point], *tiers)
+
+
 def _query(
     due: Sequence[Due],
     starts: Mapping[int, tuple[int, int, int] | None],
@@ -219,7 +258,7 @@ def _query(
     bands: _Bands,
     scan: bool,
     marks: bool,
-) -> list[tuple[Any, ...]]:
+) -> _Query:
     """Per (point, class): any reason to refuse, the last reading, the quantity per tier."""
     params: dict[str, object] = {
         "thresholds": [cut + _MICROSECOND for cut in cuts],  # cells are (cut, next cut]
@@ -242,35 +281,45 @@ def _query(
             f"sum(greatest(0, least(hi, base + (%(high{number})s::bigint[])[version + 1]) "
             f"- greatest(lo, base + (%(low{number})s::bigint[])[version + 1])))"
         )
-    last: dict[int, tuple[datetime, int]] | None = None
     if marks:
         points = [d.point_id for d in due]
         sql, last = marks_sql.walk_sql(points, cuts, params, _REGISTERS, ", ".join(tiers))
-    else:
-        sql = _SQL.format(
-            source=_source(due, params, scan),
-            registers=_REGISTERS,
-            quanta=_QUANTA // _STORED,
-            small=2**30 // (_QUANTA // _STORED),  # stored units whose quanta × 2³³ µs fit bigint
-            tiers=", ".join(tiers),
-        )
+        return _Query(sql, params, last)
+    sql = _SQL.format(
+        source=_source(due, params, scan),
+        registers=_REGISTERS,
+        quanta=_QUANTA // _STORED,
+        small=2**30 // (_QUANTA // _STORED),  # stored units whose quanta × 2³³ µs fit bigint
+        tiers=", ".join(tiers),
+    )
+    return _Query(sql, params, None)
+
+
+def _runs(query: _Query, whole_table: bool, streamed: bool) -> Iterator[list[tuple[Any, ...]]]:
+    """The query's rows, a point's at a time (in point order when streamed)."""
+    settings = {"work_mem": GROUPING_WORK_MEM, "jit": "off"}  # JIT: see cells_sql
+    if whole_table:
+        settings |= WHOLE_TABLE
+    if streamed:  # grouped in point order, so that each point's rows come out together
+        settings["enable_hashagg"] = "off"
+        sql = f"{query.sql.rstrip()}\nORDER BY point"
+        for run in row_runs(sql, query.params, settings):
+            yield [query.row(row) for row in run]
+        return
     with transaction.atomic(), connection.cursor() as cursor:
-        settings = {"work_mem": GROUPING_WORK_MEM, "jit": "off"}  # JIT: see cells_sql
-        if scan and not marks:
-            settings |= WHOLE_TABLE
         for name, value in settings.items():
             cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
         try:
             with psycopg.Cursor(connection.connection) as binary:  # binary: no text parsing
-                binary.execute(sql, params, binary=True)
+                binary.execute(query.sql, query.params, binary=True)
                 rows = binary.fetchall()
         finally:  # for the rest of a caller's transaction
             for name in settings:
                 cursor.execute(f"RESET {name}")
-    if last is None:
-        return rows
-    # The walk leaves out each point's last reading: it is the same on all of its rows.
-    return [(p, klass, pos, bad, *last[p], *tiers) for p, klass, pos, bad, *tiers in rows]
+    found: dict[int, list[tuple[Any, ...]]] = {}
+    for row in rows:
+        found.setdefault(row[0], []).append(query.row(row))
+    yield from found.values()
 
 
 #: Memory PostgreSQL may use to group a big backlog in a hash table instead of sorting on disk.

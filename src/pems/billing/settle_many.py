@@ -9,11 +9,15 @@ everywhere), its tariff assignments read in one, its entries posted by
 (:func:`pems.core.bulk.update_many`). A
 point the chunk cannot price from its summary — the cursor moved, a tariff
 was assigned since the prefetch, a total fell — is left to ``settle_point``.
+
+:func:`prefetch_and_settle`, what the settle job runs, settles each chunk as
+soon as its summaries are read: a backlog walked over the hour marks comes
+point by point while PostgreSQL still walks the rest (ADR 0005).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 
 from django.db import transaction
@@ -26,7 +30,13 @@ from pems.billing.settlement import (
     commit_without_waiting_for_disk,
     move,
 )
-from pems.billing.summaries import NotSummarisable, Prefetch, Summary, price_summary
+from pems.billing.summaries import (
+    NotSummarisable,
+    Prefetch,
+    Summary,
+    price_summary,
+    summaries_as_read,
+)
 from pems.core.bulk import update_many
 from pems.domain.errors import DomainError
 from pems.ledger.posting import IdempotencyConflict, NewEntry, post_many
@@ -43,16 +53,51 @@ def settle_prefetched(prefetched: Prefetch, actor: str = "settlement") -> set[tu
     that loses a race with another settlement run (a key already used) is
     rolled back whole and its points left to the per-point path.
     """
-    handled: set[tuple[int, int]] = set()
     by_account = sorted(
         prefetched.summaries.items(), key=lambda item: item[1].assignment.account_id
     )
-    for start in range(0, len(by_account), CHUNK):
-        try:
-            handled |= _settle_chunk(dict(by_account[start : start + CHUNK]), actor)
-        except IdempotencyConflict:
-            continue
+    return settle_summaries(by_account, actor)
+
+
+def settle_summaries(
+    summaries: Iterable[tuple[int, Summary]], actor: str = "settlement"
+) -> set[tuple[int, int]]:
+    """:func:`settle_prefetched` for summaries by cursor id, a chunk as soon as it is full."""
+    handled: set[tuple[int, int]] = set()
+    chunk: dict[int, Summary] = {}
+    for cursor_id, summary in summaries:
+        chunk[cursor_id] = summary
+        if len(chunk) == CHUNK:
+            handled |= _settle_or_leave(chunk, actor)
+            chunk = {}
+    if chunk:
+        handled |= _settle_or_leave(chunk, actor)
     return handled
+
+
+def prefetch_and_settle(
+    accounts: Sequence[Account], actor: str = "settlement"
+) -> tuple[Prefetch, set[tuple[int, int]]]:
+    """The accounts' summaries, each chunk of them settled as soon as it is read: a backlog's
+    first points are charged while PostgreSQL still walks the others (``summaries_as_read``).
+    Returns the whole prefetch, for the points left to the per-point path, and the pairs
+    handled."""
+    read: dict[int, Summary] = {}
+
+    def kept() -> Iterator[tuple[int, Summary]]:
+        for cursor_id, summary in summaries_as_read(accounts):
+            read[cursor_id] = summary
+            yield cursor_id, summary
+
+    handled = settle_summaries(kept(), actor)
+    return Prefetch(read), handled
+
+
+def _settle_or_leave(chunk: Mapping[int, Summary], actor: str) -> set[tuple[int, int]]:
+    try:
+        return _settle_chunk(chunk, actor)
+    except IdempotencyConflict:
+        return set()
 
 
 @transaction.atomic

@@ -10,7 +10,7 @@ pricing every reading gives (``pems.domain.cells``), or raise
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from pems.accounts.models import Account
 from pems.billing.cells_sql import point_cells, points_cells
-from pems.billing.lines_sql import Due, Lines, points_lines
+from pems.billing.lines_sql import Due, Lines, lines_as_read
 from pems.billing.models import AccountTariff, SettlementCursor, Tariff
 from pems.billing.tariffs import priced
 from pems.domain.cells import Cell, ClassCache, cells_from_readings, price_cells
@@ -90,6 +90,15 @@ def prefetch(accounts: Sequence[Account]) -> Prefetch:
     Points whose cursor has a tariff change ahead are left out: they settle up
     to the change point by point.
     """
+    return Prefetch(dict(summaries_as_read(accounts, stream=False)))
+
+
+def summaries_as_read(
+    accounts: Sequence[Account], stream: bool = True
+) -> Iterator[tuple[int, Summary]]:
+    """:func:`prefetch`'s summaries by cursor id, each as soon as it is known: with
+    ``stream``, a backlog priced from the hour marks comes point by point while
+    PostgreSQL still walks the rest (``lines_sql.lines_as_read``)."""
     ids = [account.pk for account in accounts]
     cursors = list(
         SettlementCursor.objects.filter(
@@ -117,29 +126,41 @@ def prefetch(accounts: Sequence[Account]) -> Prefetch:
         current = max(rows, key=lambda row: row.effective_from, default=None)
         if current is not None:
             groups.setdefault(current.tariff_id, {})[cursor] = current
-    summaries = {}
     horizon = timezone.now() + _PREFETCH_HORIZON
     for due in groups.values():
-        tariff = priced(next(iter(due.values())).tariff)
-        cuts = cut_points(min(c.settled_until for c in due), horizon, tariff)
-        lines: dict[int, Lines | None] = {}
-        if connection.vendor == "postgresql":
-            lines = points_lines([_due(c, tariff.unit) for c in due], cuts, tariff)
-        left = {c.point_id: c.settled_until for c in due if lines.get(c.point_id) is None}
-        cells = points_cells(left, cuts)  # SQLite, and what the database could not price
-        classes: ClassCache = {}
-        for cursor, assignment in due.items():
-            summaries[cursor.pk] = Summary(
-                cursor.settled_until,
-                assignment,
-                cells.get(cursor.point_id),
-                cuts,
-                lines.get(cursor.point_id),
-                horizon,
-                classes,
-                states.get(cursor.point_id),
-            )
-    return Prefetch(summaries)
+        yield from _group_summaries(due, states, horizon, stream)
+
+
+def _group_summaries(
+    due: dict[SettlementCursor, AccountTariff],
+    states: dict[int, PointState],
+    horizon: datetime,
+    stream: bool,
+) -> Iterator[tuple[int, Summary]]:
+    """The summaries of the due cursors of one tariff."""
+    tariff = priced(next(iter(due.values())).tariff)
+    cuts = cut_points(min(c.settled_until for c in due), horizon, tariff)
+    classes: ClassCache = {}
+    by_point = {cursor.point_id: (cursor, assignment) for cursor, assignment in due.items()}
+
+    def summary(point_id: int, cells: list[Cell] | None, lines: Lines | None) -> Summary:
+        cursor, assignment = by_point[point_id]
+        after, latest = cursor.settled_until, states.get(point_id)
+        return Summary(after, assignment, cells, cuts, lines, horizon, classes, latest)
+
+    left = {}  # SQLite, and what the database could not price: cell by cell
+    if connection.vendor == "postgresql":
+        dues = [_due(c, tariff.unit) for c in due]
+        for point_id, lines in lines_as_read(dues, cuts, tariff, stream=stream):
+            if lines is None:
+                left[point_id] = by_point[point_id][0].settled_until
+            else:
+                yield by_point[point_id][0].pk, summary(point_id, None, lines)
+    else:
+        left = {c.point_id: c.settled_until for c in due}
+    cells = points_cells(left, cuts)
+    for point_id in left:
+        yield by_point[point_id][0].pk, summary(point_id, cells.get(point_id), None)
 
 
 def _due(cursor: SettlementCursor, unit: Unit) -> Due:
