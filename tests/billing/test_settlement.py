@@ -6,7 +6,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from pems.accounts.actions import balance
 from pems.billing.models import SettlementCursor
@@ -339,8 +340,13 @@ def test_settling_a_prefetch_in_chunks_charges_what_settling_each_alone_charges(
     settle_point(late_account, late_point)  # another run got there first
     entries = JournalEntry.objects.filter(kind="settlement").count()
 
-    handled = settle_prefetched(summaries)
+    with CaptureQueriesContext(connection) as chunk:
+        handled = settle_prefetched(summaries)
 
+    # Its accounts and cursors locked, its assignments read, its entries posted (here the
+    # sites' first charges: their revenue rows opened first), its cursors moved: no
+    # statement a point, nor one for a field the accounts' lock left unread.
+    assert len(chunk.captured_queries) == (13 if connection.vendor == "postgresql" else 12)
     assert handled == {(a.pk, p.pk) for a, p in tenancies[:2]}
     assert [balance(a) for a, _ in tenancies] == [-alone[0], -alone[1], -alone[2]]
     assert JournalEntry.objects.filter(kind="settlement").count() == entries + 2

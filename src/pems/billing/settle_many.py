@@ -41,6 +41,9 @@ from pems.core.bulk import update_many
 from pems.domain.errors import DomainError
 from pems.ledger.posting import IdempotencyConflict, NewEntry, post_many
 
+#: What charging reads of an account: the entry's site, and the ledger rows' currency.
+_CHARGED_BY = ("id", "tenant__id", "tenant__site__id", "tenant__site__currency")
+
 #: Points per transaction: long enough to share the statements, short enough that a
 #: cashier's sale on one of these accounts waits a few milliseconds at most in steady state.
 CHUNK = 20
@@ -108,6 +111,7 @@ def _settle_chunk(chunk: Mapping[int, Summary], actor: str) -> set[tuple[int, in
         account.pk: account
         for account in Account.objects.select_for_update(no_key=True, of=("self",))
         .select_related("tenant__site")
+        .only(*_CHARGED_BY)  # the rest, dates above all, costs a chunk ms to read
         .filter(pk__in=account_ids)
         .order_by("pk")
     }

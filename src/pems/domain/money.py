@@ -78,13 +78,16 @@ def D(value: DecimalLike) -> Decimal:
     return result
 
 
+#: Each currency's minor unit, worked out once: every amount of money is checked against it.
+_MINOR: Final = MappingProxyType({c: Decimal(1).scaleb(-d) for c, d in MINOR_UNITS.items()})
+
+
 def minor_unit(currency: str) -> Decimal:
     """The smallest amount of ``currency``, e.g. ``Decimal("0.01")`` for CNY."""
     try:
-        digits = MINOR_UNITS[currency]
+        return _MINOR[currency]
     except KeyError:
         raise CurrencyError(f"unknown currency {currency!r}") from None
-    return Decimal(1).scaleb(-digits)
 
 
 def round_money(amount: Decimal, currency: str) -> Money:
