@@ -33,6 +33,20 @@ from tests.ledger.scenarios import cny
 pytestmark = pytest.mark.django_db
 
 
+def exchanged_at(point, minutes: int, final: str, reason: str):
+    """The electrician's exchange ``minutes`` after T0: the old meter's ``final`` total, a new
+    meter from 0."""
+    return replace_meter(
+        point,
+        "555000000009",
+        FinalReading(Decimal(final)),
+        Decimal("0.000"),
+        "electrician",
+        reason,
+        at=T0 + dt.timedelta(minutes=minutes),
+    )
+
+
 def test_a_server_side_exchange_charges_the_old_meter_to_its_end_and_the_new_from_its_start():
     account, point = server_side_tenant("1.00")
     old_meter = point.meter
@@ -104,15 +118,7 @@ def test_an_exchange_recorded_late_reads_the_old_meter_past_a_misread_and_the_ne
         reading(point, minutes, total)
 
     def exchange(final: str):
-        return replace_meter(
-            point,
-            "555000000009",
-            FinalReading(Decimal(final)),
-            Decimal("0.000"),
-            "electrician",
-            "recorded after the swap",
-            at=T0 + dt.timedelta(minutes=80),
-        )
+        return exchanged_at(point, 80, final, "recorded after the swap")
 
     with pytest.raises(FinalTotalTooLow) as refused:
         exchange("904.000")
@@ -144,15 +150,7 @@ def test_an_exchange_just_after_a_register_wrap_charges_across_it():
     reading(point, 75, "0.500")
 
     def exchange(final: str):
-        return replace_meter(
-            point,
-            "555000000010",
-            FinalReading(Decimal(final)),
-            Decimal("0.000"),
-            "electrician",
-            "display failing",
-            at=T0 + dt.timedelta(minutes=90),
-        )
+        return exchanged_at(point, 90, final, "display failing")
 
     with pytest.raises(FinalTotalTooLow) as refused:
         exchange("0.300")
