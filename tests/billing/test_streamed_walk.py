@@ -16,7 +16,7 @@ from decimal import Decimal
 
 import psycopg
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 
 from pems.accounts.actions import balance
 from pems.billing import lines_sql
@@ -24,6 +24,7 @@ from pems.billing.jobs import settle_due
 from pems.billing.lines_sql import Due, lines_as_read, points_lines
 from pems.billing.models import SettlementCursor
 from pems.billing.settle_many import prefetch_and_settle
+from pems.core import streamed
 from pems.core.streamed import row_runs
 from pems.domain.segments import cut_points
 from pems.metering.models import IntervalReading, PointState
@@ -153,3 +154,26 @@ def test_the_settle_job_charges_chunks_of_a_streamed_backlog(monkeypatch):
         cny("-96.00"),
         cny("-144.00"),
     ]
+
+
+@pytest.mark.django_db
+def test_without_a_second_connection_the_walk_is_read_at_once(monkeypatch, caplog):
+    """PostgreSQL at max_connections refuses the walk's own connection: settlement reads the
+    walk on its own connection instead, and says so, rather than stopping."""
+
+    def refused(_sql, _params, _settings, runs, _reading):
+        runs.put(streamed._Failed(OperationalError("sorry, too many clients already")))
+        runs.put(streamed._END)
+
+    monkeypatch.setattr(streamed, "_read", refused)
+    monkeypatch.setattr(lines_sql, "STREAM_FROM", 1)
+    tariff = TARIFFS["Asia/Shanghai"]
+    start = dt.datetime(2025, 3, 30, 1, 0, tzinfo=dt.UTC)
+    point = MeteringPointFactory()
+    _quarters(point, start, 300, Decimal("0.250"))
+    due = [Due(point.pk, start, Decimal(0), None)]
+    cuts = cut_points(start, start + dt.timedelta(days=5), tariff)
+    at_once = points_lines(due, cuts, tariff, scan=True, marks=True)
+    assert at_once[point.pk] is not None
+    assert dict(lines_as_read(due, cuts, tariff, scan=True, marks=True, stream=True)) == at_once
+    assert "no connection of its own" in caplog.text

@@ -22,6 +22,8 @@ by cell. ``tests/billing/test_lines_sql.py`` holds the two ways together.
 from __future__ import annotations
 
 import bisect
+import itertools
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -29,7 +31,7 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from pems.billing import marks_sql
@@ -42,6 +44,8 @@ from pems.domain.tariff import Tariff
 from pems.domain.tiers import CycleState
 from pems.domain.tou import Rate
 from pems.metering.models import ENERGY_PLACES, IntervalReading
+
+log = logging.getLogger(__name__)
 
 _TABLE = IntervalReading._meta.db_table
 _MICROSECOND = timedelta(microseconds=1)
@@ -301,11 +305,19 @@ def _runs(query: _Query, whole_table: bool, streamed: bool) -> Iterator[list[tup
     if whole_table:
         settings |= WHOLE_TABLE
     if streamed:  # grouped in point order, so that each point's rows come out together
-        settings["enable_hashagg"] = "off"
         sql = f"{query.sql.rstrip()}\nORDER BY point"
-        for run in row_runs(sql, query.params, settings):
-            yield [query.row(row) for row in run]
-        return
+        runs = row_runs(sql, query.params, settings | {"enable_hashagg": "off"})
+        try:
+            first = next(runs, None)
+        except OperationalError as error:  # no second connection (max_connections …)
+            log.warning(
+                "the walk over the hour marks is read at once: no connection of its own",
+                extra={"error": str(error)},
+            )
+        else:
+            for run in itertools.chain([] if first is None else [first], runs):
+                yield [query.row(row) for row in run]
+            return
     with transaction.atomic(), connection.cursor() as cursor:
         for name, value in settings.items():
             cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
