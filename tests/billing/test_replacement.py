@@ -189,6 +189,37 @@ def test_a_meter_side_exchange_carries_the_remaining_credit_to_the_new_meter():
     assert ledger_problems() == []
 
 
+def test_a_sale_waiting_to_reach_the_old_meter_goes_to_the_new_one_with_the_exchange():
+    """The meter took a sale of 100.00 and showed 80.00; it then went dark, and a sale of
+    30.00 waits to be sent to it. The electrician replaces it, reading 64.30 on it: 35.70
+    was spent. The waiting push, counted from the old meter's purchases, would be refused
+    by the new meter; it is withdrawn, and the new meter gets 64.30 + 30.00 = 94.30 as its
+    first purchase."""
+    account, point = server_side_tenant("1.00", fee_control="meter-side")
+    _, first = actions.sell(account, cny("100.00"), "cash", "cashier", "s1")
+    Command.objects.filter(pk=first.pk).update(status="confirmed", completed_at=T0)
+    relay_reading(point, True, T0, credit="80.00")
+    _, waiting = actions.sell(account, cny("30.00"), "cash", "cashier", "s2")
+    wallet_before = balance(account)
+
+    done = swap_meter_side(point, "555000000008", remaining="64.30")
+
+    assert done.carried_credit == cny("94.30")
+    assert (done.push.purchase_count, done.push.payload) == (
+        1,
+        {"amount": "94.30", "account": account.pk},
+    )
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.failure_reason) == ("failed", "cancelled")
+    event = AuditEvent.objects.get(action="control.cancel", object_id=str(waiting.pk))
+    assert event.reason == "sent to the replacement meter with the carried credit"
+    site = account.tenant.site
+    assert chart.revenue(site, "electricity").balance == Decimal("35.70")
+    assert chart.meter_credit(account, point).balance == Decimal("94.30")
+    assert balance(account) == wallet_before  # nothing came back to the wallet
+    assert ledger_problems() == []
+
+
 def test_a_meter_side_exchange_needs_the_old_meters_remaining_credit():
     _, point = server_side_tenant("1.00", fee_control="meter-side")
     with pytest.raises(ValueError, match="remaining credit"):

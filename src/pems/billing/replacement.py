@@ -27,7 +27,7 @@ from pems.billing.models import SettlementCursor
 from pems.billing.settlement import charge_up_to
 from pems.billing.tariffs import UNITS
 from pems.control import actions as control
-from pems.control.models import Command, CommandKind
+from pems.control.models import Command, CommandKind, CommandStatus
 from pems.domain.money import Money
 from pems.inventory.choices import FeeControl
 from pems.inventory.models import Meter, MeteringPoint
@@ -194,12 +194,25 @@ def _carry_credit(
     actor: Any,
     count: int,
 ) -> tuple[Money, Command | None]:
-    """Book the old meter's spending, then push what it still held to the new meter."""
+    """Book the old meter's spending, then push to the new meter what it still held and the
+    credit of sales still waiting to be sent to it.
+
+    Such a sale's push, counted from the old meter's purchases, would be refused by
+    the new one (its credit then going back to the wallet, to be sold again): it is
+    withdrawn, its credit goes with the rest, counted from the new meter's purchases.
+    A push already sent is left to its confirmation.
+    """
     if old.remaining_credit is None:
         raise ValueError(_("a meter-side exchange needs the old meter's remaining credit"))
+    # The credit still waiting is not expected on the old meter (book_spending knows).
     booked = credit.book_spending(account, point, old.remaining_credit, actor, {"exchange": True})
+    waiting = credit.pushes_in_flight(point).filter(status=CommandStatus.PENDING).order_by("pk")
+    withdrawn = Decimal(0)
+    for stale in waiting:
+        if control.cancel(stale, actor=actor, reason=_SENT_WITH_THE_EXCHANGE):
+            withdrawn += Decimal(stale.payload["amount"])
     currency = account.tenant.site.currency
-    carried = Money(min(old.remaining_credit, booked.expected), currency)
+    carried = Money(min(old.remaining_credit, booked.expected) + withdrawn, currency)
     push = None
     if carried.amount > 0:
         push = control.enqueue(
@@ -212,3 +225,7 @@ def _carry_credit(
             reason="credit carried to the replacement meter",
         )
     return carried, push
+
+
+#: Why a sale's push still waiting at an exchange was withdrawn (its credit goes with it).
+_SENT_WITH_THE_EXCHANGE = "sent to the replacement meter with the carried credit"
