@@ -103,7 +103,7 @@ class IntervalReading(EnergyRegisters):
     """The first good reading of a point in each interval (15 min by default).
 
     ``interval_start`` is the interval's start in UTC; one row per point and
-    interval (the database refuses a second).
+    interval, and one per point and ``read_at`` (the database refuses a second).
     """
 
     point = models.ForeignKey(
@@ -118,11 +118,15 @@ class IntervalReading(EnergyRegisters):
     class Meta:
         verbose_name = _("interval reading")
         verbose_name_plural = _("interval readings")
-        # Settlement reads each point's readings after its cursor's timestamp.
-        indexes = [models.Index(fields=["point", "read_at"], name="interval_reading_point_time")]
         constraints = [
             models.UniqueConstraint(
                 fields=["point", "interval_start"], name="interval_reading_unique"
+            ),
+            # One total a point at one instant: readings are ordered by their time (settlement,
+            # the hour marks), which two readings at once would leave undecided. Its index
+            # serves settlement, which reads each point's readings after its cursor's time.
+            models.UniqueConstraint(
+                fields=["point", "read_at"], name="interval_reading_point_time"
             ),
             models.CheckConstraint(
                 condition=Q(read_at__gte=models.F("interval_start")),
