@@ -292,8 +292,9 @@ class ReplacementOut(Schema):
         "when no account pays for the point or its meter was never read."
     )
     carried_credit: DecimalOut | None = Field(
-        description="Meter-side points with an account: the credit carried to the new meter "
-        "(0.00 if none). Otherwise null."
+        description="Meter-side points with an account: the credit carried to the new meter, "
+        "what the old one still held and the credit of sales not yet sent to it (0.00 if "
+        "none). Otherwise null."
     )
     push_command: int | None = Field(
         description="The command pushing the carried credit to the new meter (see "
