@@ -15,6 +15,7 @@ finding a point's marks, refuses the point, which is then priced another way).
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Iterator, Mapping
@@ -54,7 +55,8 @@ def row_runs(
             yield item  # type: ignore[misc]
     finally:
         if thread.is_alive() and reading:
-            reading[0].cancel_safe()
+            with contextlib.suppress(psycopg.Error):  # closed meanwhile: nothing left to cancel
+                reading[0].cancel_safe()
         thread.join()
 
 
