@@ -10,6 +10,7 @@ import pytest
 from pems.accounts.actions import balance
 from pems.audit.models import AuditEvent
 from pems.billing import actions
+from pems.billing.credit import CreditError
 from pems.billing.replacement import FinalReading, FinalTotalTooLow, replace_meter
 from pems.billing.settlement import settle_point
 from pems.control.actions import next_purchase_count
@@ -199,7 +200,7 @@ def test_a_sale_waiting_to_reach_the_old_meter_goes_to_the_new_one_with_the_exch
     _, first = actions.sell(account, cny("100.00"), "cash", "cashier", "s1")
     Command.objects.filter(pk=first.pk).update(status="confirmed", completed_at=T0)
     relay_reading(point, True, T0, credit="80.00")
-    _, waiting = actions.sell(account, cny("30.00"), "cash", "cashier", "s2")
+    second, waiting = actions.sell(account, cny("30.00"), "cash", "cashier", "s2")
     wallet_before = balance(account)
 
     done = swap_meter_side(point, "555000000008", remaining="64.30")
@@ -218,6 +219,9 @@ def test_a_sale_waiting_to_reach_the_old_meter_goes_to_the_new_one_with_the_exch
     assert chart.meter_credit(account, point).balance == Decimal("94.30")
     assert balance(account) == wallet_before  # nothing came back to the wallet
     assert ledger_problems() == []
+    # Its credit is on the new meter now: the sale can no longer be reversed, only refunded.
+    with pytest.raises(CreditError, match="went to the replacement meter with the exchange"):
+        actions.reverse_sale(second.entry, "cashier", "wrong amount")
 
 
 def test_a_meter_side_exchange_needs_the_old_meters_remaining_credit():

@@ -97,6 +97,14 @@ def recall_credit(sale: JournalEntry, actor: Any, reason: str) -> bool:
         return False
     if JournalEntry.objects.filter(idempotency_key=_recall_key(sale.pk)).exists():
         return True  # the push failed and its credit went back to the wallet then
+    if command.status == CommandStatus.FAILED:  # withdrawn, not given back: a meter exchange
+        raise CreditError(
+            _(
+                "sale #%(sale)s: its credit went to the replacement meter with the exchange; "
+                "refund the tenant instead of reversing"
+            )
+            % {"sale": sale.pk}
+        )
     if not control.cancel(command, actor=actor, reason=reason):
         raise CreditError(
             _(
