@@ -349,7 +349,7 @@ def _time_settlement(pairs: list) -> None:
     """Time what ``billing.jobs.settle_due`` does for ``pairs`` against a scan of their rows."""
     from django.db import connection
 
-    from pems.billing import settle_many
+    from pems.billing.settle_many import prefetch_and_settle
     from pems.billing.settlement import settle_point
     from pems.ledger.verify import ledger_problems
     from pems.metering.models import IntervalReading
@@ -378,7 +378,7 @@ def _time_settlement(pairs: list) -> None:
     began = time.perf_counter()
     # What billing.jobs.settle_due does first: the summaries read, a chunk of points settled
     # per transaction as soon as its summaries are in.
-    summaries, handled = settle_many.prefetch_and_settle(accounts)
+    summaries, handled = prefetch_and_settle(accounts)
     chunked = time.perf_counter() - began
     progress = Progress("settling the other points one by one", len(pairs))
     for index, (account, point) in enumerate(pairs, start=1):

@@ -318,7 +318,7 @@ def test_settling_a_prefetch_in_chunks_charges_what_settling_each_alone_charges(
     charged what settling its point alone charges; a point settled by someone else after
     the prefetch is left alone; a second run charges nothing."""
     from pems.accounts.actions import balance
-    from pems.billing.settle_many import settle_prefetched
+    from pems.billing.settle_many import settle_summaries
     from pems.billing.summaries import prefetch
 
     tenancies = []
@@ -341,7 +341,7 @@ def test_settling_a_prefetch_in_chunks_charges_what_settling_each_alone_charges(
     entries = JournalEntry.objects.filter(kind="settlement").count()
 
     with CaptureQueriesContext(connection) as chunk:
-        handled = settle_prefetched(summaries)
+        handled = settle_summaries(summaries.summaries.items())
 
     # Its accounts and cursors locked, its assignments read, its entries posted (here the
     # sites' first charges: their revenue rows opened first), its cursors moved: no
@@ -350,7 +350,7 @@ def test_settling_a_prefetch_in_chunks_charges_what_settling_each_alone_charges(
     assert handled == {(a.pk, p.pk) for a, p in tenancies[:2]}
     assert [balance(a) for a, _ in tenancies] == [-alone[0], -alone[1], -alone[2]]
     assert JournalEntry.objects.filter(kind="settlement").count() == entries + 2
-    again = settle_prefetched(prefetch([account for account, _ in tenancies]))
+    again = settle_summaries(prefetch([account for account, _ in tenancies]).summaries.items())
     assert again == {(a.pk, p.pk) for a, p in tenancies}  # found, nothing new
     assert JournalEntry.objects.filter(kind="settlement").count() == entries + 2
     assert ledger_problems() == []

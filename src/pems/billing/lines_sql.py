@@ -22,7 +22,6 @@ by cell. ``tests/billing/test_lines_sql.py`` holds the two ways together.
 from __future__ import annotations
 
 import bisect
-import itertools
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -315,8 +314,9 @@ def _runs(query: _Query, whole_table: bool, streamed: bool) -> Iterator[list[tup
                 extra={"error": str(error)},
             )
         else:
-            for run in itertools.chain([] if first is None else [first], runs):
-                yield [query.row(row) for row in run]
+            if first is not None:
+                yield [query.row(row) for row in first]
+                yield from ([query.row(row) for row in run] for run in runs)
             return
     with transaction.atomic(), connection.cursor() as cursor:
         for name, value in settings.items():

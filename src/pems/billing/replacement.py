@@ -186,6 +186,10 @@ def _check_final_total(
         raise FinalTotalTooLow(made.last.total.amount)
 
 
+#: Why a sale's push still waiting at an exchange was withdrawn (its credit goes with it).
+_SENT_WITH_THE_EXCHANGE = "sent to the replacement meter with the carried credit"
+
+
 def _carry_credit(
     account: Account,
     point: MeteringPoint,
@@ -225,7 +229,3 @@ def _carry_credit(
             reason="credit carried to the replacement meter",
         )
     return carried, push
-
-
-#: Why a sale's push still waiting at an exchange was withdrawn (its credit goes with it).
-_SENT_WITH_THE_EXCHANGE = "sent to the replacement meter with the carried credit"

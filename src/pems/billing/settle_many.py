@@ -49,23 +49,16 @@ _CHARGED_BY = ("id", "tenant__id", "tenant__site__id", "tenant__site__currency")
 CHUNK = 20
 
 
-def settle_prefetched(prefetched: Prefetch, actor: str = "settlement") -> set[tuple[int, int]]:
-    """Settle every point its summary can price; the (account id, point id) pairs handled.
+def settle_summaries(
+    summaries: Iterable[tuple[int, Summary]], actor: str = "settlement"
+) -> set[tuple[int, int]]:
+    """Settle every point its summary (by cursor id) can price, a chunk as soon as it is full;
+    the (account id, point id) pairs handled.
 
     A pair is handled when it was charged, or found with nothing new. A chunk
     that loses a race with another settlement run (a key already used) is
     rolled back whole and its points left to the per-point path.
     """
-    by_account = sorted(
-        prefetched.summaries.items(), key=lambda item: item[1].assignment.account_id
-    )
-    return settle_summaries(by_account, actor)
-
-
-def settle_summaries(
-    summaries: Iterable[tuple[int, Summary]], actor: str = "settlement"
-) -> set[tuple[int, int]]:
-    """:func:`settle_prefetched` for summaries by cursor id, a chunk as soon as it is full."""
     handled: set[tuple[int, int]] = set()
     chunk: dict[int, Summary] = {}
     for cursor_id, summary in summaries:

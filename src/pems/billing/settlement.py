@@ -85,7 +85,7 @@ def settle_account(
     """Settle every server-side metering point the account pays for but those in ``skip``.
 
     ``handled`` holds (account id, point id) pairs already settled in this run
-    (``settle_many.settle_prefetched``). A point that cannot be settled does not
+    (``settle_many.prefetch_and_settle``). A point that cannot be settled does not
     stop the others (each point is its own transaction); once they are done,
     SettlementBlocked names every point refused and why.
     """
