@@ -18,10 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def setup_django(default_sqlite: str) -> str:
     """Point PEMS at the bench database, migrate it quietly; returns its URL."""
-    url = (
-        os.environ.get("PEMS_BENCH_DATABASE_URL")
-        or f"sqlite:///{ROOT / 'var' / 'bench' / default_sqlite}"
-    )
+    url = os.environ.get("PEMS_BENCH_DATABASE_URL")
+    if not url:
+        (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)  # a fresh clone has none
+        url = f"sqlite:///{ROOT / 'var' / 'bench' / default_sqlite}"
     os.environ["PEMS_DATABASE_URL"] = url
     os.environ.setdefault("PEMS_DATA_DIR", str(ROOT / "var" / "bench"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pems.settings")
